@@ -1,0 +1,51 @@
+"""A Slack-Web-API-compatible sandbox: a seeded, stateful workspace with a fake clock, faults and
+rate-limit regimes, served in-process (httpx WSGI transport) or over real HTTP (vendors.md §6).
+
+    from connectors.slack.sandbox import Sandbox
+
+    sandbox = Sandbox(seed=0)                      # 5 channels × 60 messages, 10 users
+    with sandbox.client() as http:                 # in-process, Bearer xoxb-sandbox-token
+        http.post("conversations.history", data={"channel": sandbox.channel("general")})
+"""
+
+from .app import TOKEN, SandboxApp, SimulatedTimeout
+from .control import snapshot
+from .faults import Call, Fault, Faults
+from .limits import REGIMES, RateLimiter
+from .seed import churn, seed_workspace
+from .server import IN_PROCESS_URL, Sandbox, SandboxTransport, serve, start_in_thread
+from .workspace import (
+    DEFAULT_NOW,
+    Channel,
+    SandboxClock,
+    SlackError,
+    Workspace,
+    format_ts,
+    parse_ts,
+)
+
+__all__ = [
+    "DEFAULT_NOW",
+    "IN_PROCESS_URL",
+    "REGIMES",
+    "TOKEN",
+    "Call",
+    "Channel",
+    "Fault",
+    "Faults",
+    "RateLimiter",
+    "Sandbox",
+    "SandboxApp",
+    "SandboxClock",
+    "SandboxTransport",
+    "SimulatedTimeout",
+    "SlackError",
+    "Workspace",
+    "churn",
+    "format_ts",
+    "parse_ts",
+    "seed_workspace",
+    "serve",
+    "snapshot",
+    "start_in_thread",
+]

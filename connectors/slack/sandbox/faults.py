@@ -1,0 +1,137 @@
+"""Runtime fault injection for the sandbox: 5xx, timeouts, 429 storms, Slack errors, short pages.
+
+A `Fault` matches calls by method, channel, page number within a walk (1 = no cursor) or exact
+cursor, and fires "once", "n times" (`times=n`), "until cleared" (`times=None`), on every k-th
+matching call, or with probability p from a seeded RNG (vendors.md §6.1.6, §6.1.7). The app asks
+`take(call, kinds)` at the point where each kind of fault applies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("http_error", "timeout", "ratelimited", "error", "short_page", "bad_json")
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a fault can match on: one API request, as the app sees it."""
+
+    method: str
+    channel: str | None = None
+    page: int | None = None
+    cursor: str | None = None
+
+
+@dataclass
+class Fault:
+    """One injected behaviour; see the `Faults` helpers for the meaning of each kind's options."""
+
+    kind: str
+    method: str | None = None
+    channel: str | None = None
+    page: int | None = None
+    cursor: str | None = None
+    times: int | None = 1  # None: until cleared
+    every: int = 1  # fire on every k-th matching call
+    probability: float = 1.0
+    status: int = 503  # http_error
+    retry_after_s: int = 30  # ratelimited
+    error: str = ""  # error: the Slack code, e.g. "invalid_cursor", "token_revoked"
+    extra: dict[str, Any] = field(default_factory=dict)  # error: e.g. needed/provided
+    size: int = 0  # short_page: items on the page (0 = an empty page that still has a cursor)
+    delay_s: float = 0.0  # timeout over real HTTP only; in-process timeouts never sleep
+    id: int = 0
+    fired: int = 0
+    seen: int = 0
+
+    def matches(self, call: Call) -> bool:
+        return (
+            (self.method is None or self.method == call.method)
+            and (self.channel is None or self.channel == call.channel)
+            and (self.page is None or self.page == call.page)
+            and (self.cursor is None or self.cursor == call.cursor)
+        )
+
+    @property
+    def is_spent(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+
+class Faults:
+    """The active faults. Thread-safe: the real server handles requests on several threads."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, **options: Any) -> Fault:
+        """Add a fault of `kind` (one of KINDS); options are `Fault` fields."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
+        fault = Fault(kind=kind, id=next(self._ids), **options)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def fail(self, times: int | None = 1, *, status: int = 503, **match: Any) -> Fault:
+        """The next matching calls get HTTP `status` with an HTML body, like Slack's error page."""
+        return self.add("http_error", times=times, status=status, **match)
+
+    def timeout(self, times: int | None = 1, *, delay_s: float = 0.0, **match: Any) -> Fault:
+        """In-process: raise httpx.ReadTimeout. Real HTTP: answer after `delay_s` (504 if 0)."""
+        return self.add("timeout", times=times, delay_s=delay_s, **match)
+
+    def ratelimit_storm(
+        self, times: int | None = 1, *, retry_after_s: int = 30, **match: Any
+    ) -> Fault:
+        """The next matching calls get 429 + Retry-After regardless of the rate budget."""
+        return self.add("ratelimited", times=times, retry_after_s=retry_after_s, **match)
+
+    def error(self, code: str, times: int | None = 1, **match: Any) -> Fault:
+        """HTTP 200 `{"ok": false, "error": code}`, e.g. "token_revoked" or "internal_error"."""
+        extra = match.pop("extra", {})
+        return self.add("error", times=times, error=code, extra=extra, **match)
+
+    def invalid_cursor(self, times: int | None = 1, **match: Any) -> Fault:
+        """`invalid_cursor` on a given page or cursor: the cursor "is no longer valid" (§1.5)."""
+        return self.error("invalid_cursor", times, **match)
+
+    def short_pages(self, size: int = 0, times: int | None = None, **match: Any) -> Fault:
+        """Pages with at most `size` items that still carry a cursor (§1.2: short ≠ last)."""
+        return self.add("short_page", times=times, size=size, **match)
+
+    def bad_json(self, times: int | None = 1, **match: Any) -> Fault:
+        """HTTP 200 with a truncated JSON body."""
+        return self.add("bad_json", times=times, **match)
+
+    def remove(self, fault: Fault | int) -> None:
+        fault_id = fault if isinstance(fault, int) else fault.id
+        with self._lock:
+            self._faults = [f for f in self._faults if f.id != fault_id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults = []
+
+    @property
+    def active(self) -> list[Fault]:
+        with self._lock:
+            return [f for f in self._faults if not f.is_spent]
+
+    def take(self, call: Call, kinds: tuple[str, ...]) -> Fault | None:
+        """The first live fault of `kinds` matching `call`, counted as fired; None if none fires."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind in kinds and not fault.is_spent and fault.matches(call):
+                    fault.seen += 1
+                    if fault.seen % fault.every == 0 and self._rng.random() < fault.probability:
+                        fault.fired += 1
+                        return fault
+            return None

@@ -1,0 +1,199 @@
+"""What each `pipeline` sub-command does; `cli.py` only parses and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from pipeline.config import load_config
+from pipeline.db import create_engine
+from pipeline.errors import ConfigError
+from pipeline.http.clock import FakeClock, SystemClock
+from pipeline.migrate import ensure_schema, upgrade
+from pipeline.orchestrator import Orchestrator, RunOptions
+from pipeline.progress import Reporter
+from pipeline.registry import get_stream, streams
+from pipeline.scheduler import Scheduler, next_run_times
+from pipeline.subscriptions import DEFAULT_TENANT, SqlCheckpoints, Subscription
+from pipeline.tables import runs, subscriptions
+
+EXIT_CODES = {
+    "success": 0, "no_changes": 0, "throttled": 0, "skipped": 0,
+    "partial": 3, "failed": 1, "lost_lease": 1,
+}
+
+
+_engines: list[Engine] = []  # opened by the running command; disposed when it returns
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    handler = globals()[f"cmd_{args.command}"]
+    try:
+        return int(handler(args))
+    finally:  # `main()` is also called in-process (tests, embedding): leave no connection open
+        while _engines:
+            _engines.pop().dispose()
+
+
+def open_engine(args: argparse.Namespace, migrate: bool = True) -> Engine:
+    engine = create_engine(args.db)
+    _engines.append(engine)
+    if migrate:
+        ensure_schema(engine)
+    return engine
+
+
+def subscription_for(stream_name: str, tenant: str | None) -> Subscription:
+    """The configured subscription for a stream (and tenant), else a default one."""
+    stream = get_stream(stream_name)
+    config = load_config()
+    declared = config.find(stream.full_name, tenant) if config else None
+    if declared is not None:
+        return declared.subscription()
+    return Subscription(stream.connector, stream.name, tenant_id=tenant or DEFAULT_TENANT)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    config = load_config()
+    if config is None or not config.subscriptions:
+        raise ConfigError("no subscriptions to schedule: write a pipeline.toml (or set PIPELINE_CONFIG)")
+    engine = open_engine(args)
+    print(f"scheduling {sum(s.enabled for s in config.subscriptions)} subscriptions; Ctrl-C or SIGTERM to stop")
+    Scheduler(engine, config).serve_forever()
+    print("stopped")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    stream = get_stream(args.stream)
+    settings: dict[str, Any] = {}
+    sub = subscription_for(stream.full_name, args.tenant)
+    if args.sandbox:
+        settings.update(sandbox_settings(stream.connector))
+    engine = open_engine(args)
+    clock = SystemClock()
+    if args.full_refresh:
+        SqlCheckpoints().reset(engine, sub.id, clock.now())
+    reporter = Reporter(stream.full_name)
+    options = RunOptions(settings=settings, on_page=reporter.on_page, on_wait=reporter.on_wait)
+    run = Orchestrator(engine, clock).run(stream, sub, options=options)
+    print(reporter.summary(run))
+    if run.error:
+        print(f"error: {run.error}", file=sys.stderr)
+    return EXIT_CODES[run.status]
+
+
+def sandbox_settings(connector: str) -> dict[str, Any]:
+    """Settings that point a connector at its seeded in-process sandbox (zero setup)."""
+    if connector != "slack":
+        raise ConfigError(f"connector {connector!r} has no sandbox")
+    from connectors.slack.sandbox import DEFAULT_NOW, Sandbox
+
+    # The sandbox simulates time: its rate budget and our client's waits run on one fake clock,
+    # so a sandbox run never sleeps for real while the ledger keeps wall-clock times.
+    simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, timezone.utc))
+    sandbox = Sandbox(clock=simulated.now)
+    return {
+        "transport": sandbox.transport(), "api_url": sandbox.base_url, "token": sandbox.token,
+        "http_clock": simulated,
+    }
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    if args.action == "show":
+        return show_run(engine, args.run_id)
+    config = load_config()
+    if config and config.subscriptions:
+        print_subscriptions(engine, config)
+        print()
+    query = (
+        sa.select(runs, subscriptions.c.connector, subscriptions.c.stream)
+        .join(subscriptions, subscriptions.c.id == runs.c.subscription_id)
+        .order_by(runs.c.started_at.desc()).limit(args.limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    print(f"{'started':<20} {'stream':<16} {'tenant':<10} {'status':<11} {'+':>6} {'~':>6} {'-':>6} {'=':>7} {'!':>4}  run")
+    for r in rows:
+        print(
+            f"{r['started_at']:%Y-%m-%d %H:%M:%S} {r['connector'] + '-' + r['stream']:<16} "
+            f"{r['tenant_id'][:10]:<10} {r['status']:<11} {r['created']:>6} {r['updated']:>6} "
+            f"{r['deleted']:>6} {r['noop']:>7} {r['failed']:>4}  {r['id']}"
+        )
+    return 0
+
+
+def print_subscriptions(engine: Engine, config: Any) -> None:
+    """Per configured subscription: the last run's status and counters, and the next fire time."""
+    upcoming = next_run_times(config, SystemClock().now())
+    last = sa.select(runs).order_by(runs.c.started_at.desc())
+    print(f"{'subscription':<36} {'last status':<11} {'+':>6} {'~':>6} {'-':>6} {'!':>4}  next run (UTC)")
+    with engine.connect() as conn:
+        for declared in config.subscriptions:
+            sub = declared.subscription()
+            row = conn.execute(last.where(runs.c.subscription_id == sub.id).limit(1)).mappings().first()
+            nxt = upcoming.get(sub.id)
+            label = f"{declared.stream}/{declared.tenant}/{declared.name}"
+            counts = (row["status"], row["created"], row["updated"], row["deleted"], row["failed"]) if row else ("never", 0, 0, 0, 0)
+            when = f"{nxt:%Y-%m-%d %H:%M:%S}" if nxt else "disabled"
+            print(f"{label:<36} {counts[0]:<11} {counts[1]:>6} {counts[2]:>6} {counts[3]:>6} {counts[4]:>4}  {when}")
+
+
+def show_run(engine: Engine, run_id: str | None) -> int:
+    if not run_id:
+        raise ConfigError("`pipeline runs show` needs a RUN_ID (see `pipeline runs`)")
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+    if row is None:
+        raise ConfigError(f"no run {run_id!r} (see `pipeline runs`)")
+    print(json.dumps(dict(row), default=str, indent=2))
+    return 0
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    stream = get_stream(args.stream)
+    sub = subscription_for(stream.full_name, args.tenant)
+    engine = open_engine(args)
+    if args.action == "reset":
+        found = SqlCheckpoints().reset(engine, sub.id, SystemClock().now())
+        print(f"{stream.full_name}: checkpoint reset" if found else f"{stream.full_name}: nothing stored yet")
+        return 0
+    with engine.connect() as conn:
+        checkpoint = SqlCheckpoints().get(conn, sub.id)
+    print(json.dumps(checkpoint, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    engine = open_engine(args, migrate=False)
+    upgrade(engine)
+    print(f"migrated {engine.url.render_as_string(hide_password=True)} to the latest schema")
+    return 0
+
+
+def cmd_connectors(args: argparse.Namespace) -> int:
+    for stream in streams():
+        if stream.connector != "testing":
+            print(f"{stream.full_name:<20} {stream.description}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from connectors.slack.sandbox import serve
+
+    print(f"Slack sandbox on http://127.0.0.1:{args.port}/api/ (seed {args.seed}, regime {args.regime})")
+    serve(port=args.port, seed=args.seed, regime=args.regime)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from pipeline.events_cli import handle_events
+
+    return handle_events(args, open_engine(args))

@@ -1,0 +1,127 @@
+"""Rate budgets: a token bucket per vendor method, a request cap per run, and named regimes.
+
+Vendors limit calls per method (Slack tiers, vendors.md §1.6), and a slow regime (Slack's
+non-Marketplace 1 request/minute) makes a backfill take days, so a run must be able to stop,
+checkpoint and end `throttled` instead of sleeping. Both limits raise `BudgetSpent` before a request
+is sent; the client does the sleeping through the injected `Clock` (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from pipeline.errors import BudgetSpent
+from pipeline.http.clock import Clock
+
+
+class TokenBucket:
+    """A classic token bucket on the clock's monotonic time.
+
+    It starts full (`burst` tokens, at least 1, so a run's first request always goes through) and
+    refills at `rate_per_s`. `acquire()` takes a token and returns how long to wait before sending;
+    a negative balance is a reservation, so waiters queue up fairly.
+    """
+
+    def __init__(self, rate_per_s: float, *, clock: Clock, burst: float = 1.0) -> None:
+        if rate_per_s <= 0:
+            raise ValueError("rate_per_s must be positive")
+        if burst < 1:
+            raise ValueError("burst must be at least 1, or no request could ever be sent")
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._clock = clock
+        self._tokens = burst
+        self._updated = clock.monotonic()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def per_minute(cls, requests: float, *, clock: Clock, burst: float = 1.0) -> TokenBucket:
+        """A bucket for a vendor that states its limit per minute (as Slack's tiers do)."""
+        return cls(requests / 60.0, clock=clock, burst=burst)
+
+    def acquire(self, max_wait_s: float | None = None) -> float:
+        """Take one token; return the seconds to wait before using it.
+
+        If the wait would exceed `max_wait_s`, take nothing and raise
+        `BudgetSpent(retry_after_s=wait)`, so the run checkpoints and ends `throttled` rather than
+        sitting asleep.
+        """
+        with self._lock:
+            wait_s = self._wait_for_token()
+            if max_wait_s is not None and wait_s > max_wait_s:
+                raise BudgetSpent(retry_after_s=wait_s)
+            self._tokens -= 1.0
+            return wait_s
+
+    def _wait_for_token(self) -> float:
+        """Refill for the time elapsed, then the seconds until one whole token is available."""
+        now = self._clock.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate_per_s)
+        self._updated = now
+        return max(0.0, (1.0 - self._tokens) / self.rate_per_s)
+
+    def __repr__(self) -> str:
+        return f"TokenBucket(rate_per_s={self.rate_per_s:g}, burst={self.burst:g})"
+
+
+class RequestBudget:
+    """A cap on the requests one run may send (`None`: no cap).
+
+    The client asks before every attempt, retries included, so a run never sends more than
+    `max_requests`; when the cap is spent it raises `BudgetSpent` and the next run continues.
+    """
+
+    def __init__(self, max_requests: int | None = None) -> None:
+        if max_requests is not None and max_requests < 0:
+            raise ValueError("max_requests cannot be negative")
+        self.max_requests = max_requests
+        self.used = 0
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.max_requests is None else self.max_requests - self.used
+
+    @property
+    def is_spent(self) -> bool:
+        return self.max_requests is not None and self.used >= self.max_requests
+
+    def spend(self) -> None:
+        """Count one request about to be sent; raise `BudgetSpent` instead if the cap is reached."""
+        if self.is_spent:
+            raise BudgetSpent()
+        self.used += 1
+
+    def __repr__(self) -> str:
+        return f"RequestBudget(max_requests={self.max_requests}, used={self.used})"
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A vendor's rate regime: per-method limits (requests/minute) and the page `limit` to send.
+
+    A connector declares its regimes and the configuration picks one (vendors.md §1.6 says to treat
+    Slack's regime as configuration), e.g.::
+
+        Regime("non_marketplace", {"conversations.history": 1, "conversations.replies": 1},
+               limit=15)
+
+    Methods not listed have no rate budget.
+    """
+
+    name: str
+    rates_per_minute: Mapping[str, float] = field(default_factory=dict, hash=False)
+    limit: int | None = None
+    burst: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rates_per_minute", MappingProxyType(dict(self.rates_per_minute)))
+
+    def bucket(self, method: str, clock: Clock) -> TokenBucket | None:
+        """A fresh token bucket for `method`, or None when the regime does not limit it."""
+        rate = self.rates_per_minute.get(method)
+        if rate is None:
+            return None
+        return TokenBucket.per_minute(rate, clock=clock, burst=self.burst)

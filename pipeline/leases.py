@@ -1,0 +1,139 @@
+"""Lease with fencing token, one per subscription (DESIGN §4 step 1; engine.md §2).
+
+`acquire` claims the lease in a short transaction of its own and increments the fencing token.
+A lease whose holder is gone (its TTL passed, or its process no longer exists on this host) is
+taken over at once. Every page transaction calls `check_fence` first: it renews the lease and
+fails with `LeaseLostError` if the token is no longer ours, so a stalled holder writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pipeline.db import as_utc, insert_ignore, write_transaction
+from pipeline.errors import LeaseLostError
+from pipeline.tables import leases
+
+HOST = socket.gethostname()
+
+
+def new_owner() -> str:
+    """`host:pid:nonce`: says who holds a lease, and lets a local dead holder be detected."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    subscription_id: str
+    owner: str
+    fencing_token: int
+    ttl_s: float
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lease we could not take."""
+
+    owner: str
+    leased_until: datetime | None
+    run_id: str | None
+
+    def describe(self) -> str:
+        until = self.leased_until.isoformat(timespec="seconds") if self.leased_until else "?"
+        return f"leased by {self.owner} (run {self.run_id}) until {until}"
+
+
+def holder_is_gone(owner: str | None, leased_until: datetime | None, now: datetime) -> bool:
+    """A lease is free when unowned, past its TTL, or held by a dead process on this host."""
+    if not owner or leased_until is None or leased_until <= now:
+        return True
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return host == HOST and pid.isdigit() and not _process_alive(int(pid))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child not yet reaped by its parent is a zombie: gone for our purpose
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+class LeaseStore:
+    """Acquire, renew (`check_fence`) and release subscription leases."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def acquire(
+        self, subscription_id: str, tenant_id: str, owner: str, run_id: str, now: datetime, ttl_s: float
+    ) -> tuple[Lease | None, Holder | None]:
+        """Take the lease (token + 1) or say who holds it. The previous holder, if gone, is returned too."""
+        with write_transaction(self.engine) as conn:
+            row = self._locked_row(conn, subscription_id, tenant_id)
+            leased_until = as_utc(row.leased_until)
+            previous = Holder(row.owner, leased_until, row.run_id) if row.owner else None
+            if not holder_is_gone(row.owner, leased_until, now):
+                return None, previous
+            token = int(row.fencing_token) + 1
+            conn.execute(leases.update().where(leases.c.subscription_id == subscription_id).values(
+                owner=owner, fencing_token=token, run_id=run_id,
+                leased_until=now + timedelta(seconds=ttl_s), heartbeat_at=now,
+            ))
+        return Lease(subscription_id, owner, token, ttl_s), previous
+
+    def _locked_row(self, conn: Connection, subscription_id: str, tenant_id: str) -> sa.Row[tuple[object, ...]]:
+        insert_ignore(conn, leases, {"subscription_id": subscription_id, "tenant_id": tenant_id})
+        query = sa.select(leases).where(leases.c.subscription_id == subscription_id).with_for_update()
+        row = conn.execute(query).first()
+        assert row is not None
+        return row
+
+    def check_fence(self, conn: Connection, lease: Lease, now: datetime) -> None:
+        """Inside a page transaction: renew the lease if it is still ours, else `LeaseLostError`."""
+        renewed = conn.execute(
+            leases.update()
+            .where(
+                leases.c.subscription_id == lease.subscription_id,
+                leases.c.owner == lease.owner,
+                leases.c.fencing_token == lease.fencing_token,
+            )
+            .values(leased_until=now + timedelta(seconds=lease.ttl_s), heartbeat_at=now)
+        )
+        if renewed.rowcount != 1:
+            raise LeaseLostError(
+                f"lease of subscription {lease.subscription_id} was taken over "
+                f"(fencing token {lease.fencing_token} is stale)"
+            )
+
+    def heartbeat(self, lease: Lease, now: datetime) -> None:
+        """Renew outside a page (e.g. while waiting on a rate limit)."""
+        with write_transaction(self.engine) as conn:
+            self.check_fence(conn, lease, now)
+
+    def release(self, lease: Lease) -> None:
+        """Free the lease if it is still ours (a taken-over lease is left to its new holder)."""
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                leases.update()
+                .where(
+                    leases.c.subscription_id == lease.subscription_id,
+                    leases.c.owner == lease.owner,
+                    leases.c.fencing_token == lease.fencing_token,
+                )
+                .values(owner=None, leased_until=None, run_id=None)
+            )

@@ -1,0 +1,113 @@
+"""The run ledger: `integration_runs` and `integration_run_items` (DESIGN §5).
+
+A run row is started and finished in short transactions of its own; its counters are also bumped
+inside every page transaction, so a crashed run's row still tells how far it got.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pipeline.changes import Checkpoint
+from pipeline.errors import redact
+from pipeline.tables import run_items, runs
+from sinks.sql import Batch
+
+COUNTERS = ("records_found", "created", "updated", "deleted", "noop", "failed", "pages")
+CALL_COUNTERS = ("api_calls", "rate_limited", "retries")
+_ALL_COUNTERS = frozenset(COUNTERS + CALL_COUNTERS)
+
+
+@dataclass
+class Run:
+    """One execution of a subscription, as the orchestrator tracks it."""
+
+    subscription_id: str
+    tenant_id: str
+    started_at: datetime
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    status: str = "running"
+    checkpoint_before: Checkpoint | None = None
+    checkpoint_after: Checkpoint | None = None
+    completed_at: datetime | None = None
+    error: str | None = None
+    owner: str | None = None
+    fencing_token: int | None = None
+    guarded: int = 0
+    retry_after_s: float | None = None
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS + CALL_COUNTERS, 0))
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.completed_at is None:
+            return None
+        return int((self.completed_at - self.started_at).total_seconds() * 1000)
+
+    def __getattr__(self, name: str) -> int:
+        counts = self.__dict__.get("counts", {})
+        if name in counts:
+            return int(counts[name])
+        raise AttributeError(name)
+
+
+class SqlLedger:
+    """Writes runs and run items with SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert_items = Batch(run_items.insert())
+        # built once: constructing and caching a fresh UPDATE costs ~0.5 ms on every page
+        self._page_counters = runs.update().where(runs.c.id == sa.bindparam("b_id")).values(
+            checkpoint_after=sa.bindparam("b_checkpoint_after", type_=runs.c.checkpoint_after.type),
+            **{name: sa.bindparam(f"b_{name}", type_=runs.c[name].type) for name in COUNTERS + CALL_COUNTERS},
+        )
+
+    def start(self, run: Run) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(runs.insert().values(
+                id=run.id, subscription_id=run.subscription_id, tenant_id=run.tenant_id,
+                status=run.status, started_at=run.started_at, owner=run.owner,
+                fencing_token=run.fencing_token, checkpoint_before=run.checkpoint_before,
+            ))
+
+    def record_page(self, conn: Connection, run: Run, items: Sequence[dict[str, Any]]) -> None:
+        """Inside the page transaction: the page's run items and the run's new counters."""
+        if items:
+            self._insert_items.execute(conn, items)
+        if run.counts.keys() != _ALL_COUNTERS:
+            conn.execute(runs.update().where(runs.c.id == run.id).values(
+                checkpoint_after=run.checkpoint_after, **run.counts
+            ))
+            return
+        params = {f"b_{name}": value for name, value in run.counts.items()}
+        conn.execute(self._page_counters, {"b_id": run.id, "b_checkpoint_after": run.checkpoint_after, **params})
+
+    def finish(self, run: Run) -> None:
+        error = redact(run.error) if run.error else None
+        with self.engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run.id).values(
+                status=run.status, completed_at=run.completed_at, duration_ms=run.duration_ms,
+                checkpoint_after=run.checkpoint_after, error=error, **run.counts,
+            ))
+
+    def abandon_running(self, conn: Connection, subscription_id: str, now: datetime, holder: str) -> None:
+        """Close the `running` rows of a holder whose lease was taken over (it crashed or stalled)."""
+        conn.execute(
+            runs.update()
+            .where(runs.c.subscription_id == subscription_id, runs.c.status == "running")
+            .values(status="failed", completed_at=now, error=f"interrupted: lease holder {holder} is gone")
+        )
+
+
+def load_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
+    """A run row as a dict (for `pipeline runs show` and tests)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,257 @@
+"""The orchestrator: runs a subscription page by page, each page in one transaction (DESIGN §4).
+
+    run_subscription → acquire lease → for each page: apply_page → finish run → release lease
+    apply_page       = check_fence → read_existing → classify → diff → upsert/tombstone
+                       → record_items → emit_events → advance_checkpoint      (one transaction)
+
+Pages are fetched from the vendor outside any transaction. A crash anywhere leaves the whole page or
+none of it; a re-run resumes from the last committed checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from pipeline.changes import Change, Page, Sweep
+from pipeline.classify import Classifier, Plan
+from pipeline.db import write_transaction
+from pipeline.errors import BudgetSpent, GuardError, PipelineError, StoppedError, redact, run_status_for
+from pipeline.heartbeat import Heartbeat
+from pipeline.http.clock import Clock, SystemClock
+from pipeline.leases import Lease, LeaseStore, new_owner
+from pipeline.ledger import CALL_COUNTERS, Run, SqlLedger
+from pipeline.outbox import OutboxWriter
+from pipeline.ports import ChangeSource
+from pipeline.registry import SourceContext, Stream
+from pipeline.subscriptions import SqlCheckpoints, Subscription, ensure_subscription
+from sinks.sql import SqlLookup, SqlSink
+
+log = logging.getLogger("pipeline.run")
+
+PageHook = Callable[[Run], None]
+StepHook = Callable[[str, int], None]
+"""Called at each step boundary of a page transaction with the step's name and the page number
+(crash-injection tests kill the process there)."""
+
+STEPS = (
+    "fetched", "check_fence", "read_existing", "classify", "write", "record_items", "emit_events",
+    "advance_checkpoint", "committed",
+)
+
+
+@dataclass
+class RunOptions:
+    """Per-run knobs: lease TTL, owner name, settings for the source, progress hook."""
+
+    lease_ttl_s: float = 120.0
+    owner: str | None = None
+    settings: dict[str, Any] | None = None
+    on_page: PageHook | None = None
+    on_wait: Callable[[float, str], None] | None = None
+    on_step: StepHook | None = None
+    heartbeat_s: float | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+class Orchestrator:
+    """Wires the ports together for one database; `run` executes one subscription once."""
+
+    def __init__(self, engine: Engine, clock: Clock | None = None, notify: bool = True) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self.ledger = SqlLedger(engine)
+        self.leases = LeaseStore(engine)
+        self.checkpoints = SqlCheckpoints()
+        self.outbox = OutboxWriter(notify=notify)
+
+    def run(
+        self, stream: Stream, sub: Subscription, source: ChangeSource | None = None,
+        options: RunOptions | None = None,
+    ) -> Run:
+        """One run: lease, pages, final status. Returns the run as recorded."""
+        options = options or RunOptions()
+        sink = SqlSink(stream.table, sub.tenant_id, stream.provider)
+        source = source or stream.open_source(SourceContext(  # bad settings fail here: nothing written
+            sub, self.clock, SqlLookup(self.engine, sink), options.settings or {}, options.on_wait
+        ))
+        ensure_subscription(self.engine, sub, self.clock.now())
+        run = Run(sub.id, sub.tenant_id, self.clock.now(), owner=options.owner or new_owner())
+        lease = self._acquire(run, options)
+        if lease is None:
+            return run
+        beat = options.heartbeat_s or options.lease_ttl_s / 3
+        try:
+            with Heartbeat(self.leases, lease, self.clock, beat):
+                self._walk(stream, sub, run, lease, sink, source, options)
+        finally:
+            self.leases.release(lease)
+        return run
+
+    def _acquire(self, run: Run, options: RunOptions) -> Lease | None:
+        lease, holder = self.leases.acquire(
+            run.subscription_id, run.tenant_id, run.owner or "", run.id, run.started_at, options.lease_ttl_s
+        )
+        if lease is None:
+            run.status, run.error = "skipped", f"another run holds the lease: {holder.describe() if holder else '?'}"
+            run.completed_at = self.clock.now()
+            self.ledger.start(run)
+            self.ledger.finish(run)
+            log.warning("run skipped: %s", run.error)
+            return None
+        if holder is not None:
+            with self.engine.begin() as conn:
+                self.ledger.abandon_running(conn, run.subscription_id, run.started_at, holder.owner)
+        run.fencing_token = lease.fencing_token
+        run.started_at = self.clock.now()  # runs of one subscription never overlap in the ledger
+        return lease
+
+    def _walk(
+        self, stream: Stream, sub: Subscription, run: Run, lease: Lease, sink: SqlSink,
+        source: ChangeSource, options: RunOptions,
+    ) -> None:
+        with self.engine.connect() as conn:
+            run.checkpoint_before = self.checkpoints.get(conn, sub.id)
+        run.checkpoint_after = run.checkpoint_before
+        self.ledger.start(run)
+        ended_by: BaseException | None = None
+        try:
+            page_tx = PageTransaction(self, stream, sub, run, lease, sink, source, options.on_step)
+            for page in source.pages(run.checkpoint_before):
+                if options.should_stop and options.should_stop():  # a finished walk is never "stopped"
+                    raise StoppedError("stopped by shutdown after a committed page; the next run resumes there")
+                page_tx.apply(page)
+                if options.on_page:
+                    options.on_page(run)
+        except (PipelineError, BudgetSpent) as exc:
+            ended_by = exc
+        except BaseException as exc:  # a bug or an interrupt still ends the run row, never `running`
+            ended_by = exc
+            if not isinstance(exc, Exception):
+                raise
+            log.error("run %s crashed: %s", run.id, redact(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._finish(run, source, ended_by)
+
+    def _finish(self, run: Run, source: ChangeSource, ended_by: BaseException | None) -> None:
+        run.counts.update(_call_counts(source))
+        run.completed_at = self.clock.now()
+        run.status = final_status(run, ended_by)
+        if isinstance(ended_by, BudgetSpent):
+            run.retry_after_s = ended_by.retry_after_s
+        elif ended_by is not None:
+            run.error = _join(run.error, redact(str(ended_by) or type(ended_by).__name__))
+        self.ledger.finish(run)
+
+
+class PageTransaction:
+    """Applies one page in one database transaction, as the chain of steps of DESIGN §4."""
+
+    def __init__(
+        self, orchestrator: Orchestrator, stream: Stream, sub: Subscription, run: Run,
+        lease: Lease, sink: SqlSink, source: ChangeSource, on_step: StepHook | None = None,
+    ) -> None:
+        self.o = orchestrator
+        self.on_step = on_step
+        self.stream, self.sub, self.run, self.lease = stream, sub, run, lease
+        self.sink, self.source = sink, source
+        self.classifier = Classifier(stream, sink, sub.id, run.id)
+
+    def apply(self, page: Page) -> None:
+        now, step = self.o.clock.now(), self.step
+        number = self.run.counts["pages"] + 1
+        before = (dict(self.run.counts), self.run.guarded, self.run.error, self.run.checkpoint_after)
+        step("fetched", number)
+        try:
+            with write_transaction(self.o.engine) as conn:
+                self.o.leases.check_fence(conn, self.lease, now)
+                step("check_fence", number)
+                changes = unique_by_key(page.changes)
+                duplicates = len(page.changes) - len(changes)
+                changes += self.sweep(conn, page.sweeps, {c.external_id for c in changes})
+                stored = self.sink.read_existing(conn, [c.external_id for c in changes])
+                step("read_existing", number)
+                plan, pending = self.classifier.classify(changes, stored, now)
+                plan.counts["noop"] += duplicates
+                data = self.sink.read_data(conn, [p.change.external_id for p in pending])
+                self.classifier.diff_pending(plan, pending, data, now)
+                step("classify", number)
+                self.sink.write(conn, plan.upserts, plan.tombstones)
+                step("write", number)
+                self.record_items(conn, page, plan)
+                step("record_items", number)
+                self.o.outbox.emit(conn, plan.events)
+                step("emit_events", number)
+                self.o.checkpoints.put(conn, self.sub.id, page.checkpoint, now)
+                step("advance_checkpoint", number)
+            step("committed", number)
+        except BaseException:
+            self.run.counts, self.run.guarded, self.run.error, self.run.checkpoint_after = before  # rolled back
+            raise
+        self.run.checkpoint_after = page.checkpoint
+
+    def step(self, name: str, page_number: int) -> None:
+        if self.on_step is not None:
+            self.on_step(name, page_number)
+
+    def sweep(self, conn: Connection, sweeps: Sequence[Sweep], seen_in_page: set[str]) -> list[Change]:
+        """Deletion by absence for scopes walked completely, behind the fraction guard."""
+        deletes: list[Change] = []
+        for sweep in sweeps:
+            live = self.sink.live_in_scope(conn, sweep)
+            absent = [k for k in live if k not in sweep.seen and k not in seen_in_page]
+            if absent and len(absent) > sweep.max_fraction * len(live):
+                message = (
+                    f"{sweep.scope}: {len(absent)} of {len(live)} stored records are absent, more than "
+                    f"{sweep.max_fraction:.0%}; nothing was tombstoned"
+                )
+                self.run.error = _join(self.run.error, str(GuardError(message)))
+                self.run.guarded += 1
+                log.warning(message)
+                continue
+            deletes.extend(Change.delete(k, sweep.reason) for k in absent)
+        return deletes
+
+    def record_items(self, conn: Connection, page: Page, plan: Plan) -> None:
+        """Counters and run items, in the page transaction."""
+        counts = self.run.counts
+        counts["pages"] += 1
+        counts["records_found"] += len(page.changes)
+        for name, value in plan.counts.items():
+            counts[name] += value
+        counts.update(_call_counts(self.source))
+        self.run.checkpoint_after = page.checkpoint
+        self.o.ledger.record_page(conn, self.run, plan.items)
+
+
+def unique_by_key(changes: Sequence[Change]) -> list[Change]:
+    """One change per external id within a page; the last one wins (Slack thread_broadcast)."""
+    if len({c.external_id for c in changes}) == len(changes):
+        return list(changes)
+    return list({c.external_id: c for c in changes}.values())
+
+
+def final_status(run: Run, ended_by: BaseException | None) -> str:
+    """The status a run ends in (DESIGN §5): errors first, then partial, no_changes, success."""
+    if ended_by is not None:
+        return run_status_for(ended_by)
+    if run.counts["failed"] or run.guarded:
+        return "partial"
+    if not (run.counts["created"] or run.counts["updated"] or run.counts["deleted"]):
+        return "no_changes"
+    return "success"
+
+
+def _call_counts(source: ChangeSource) -> dict[str, int]:
+    calls = getattr(source, "api_calls", None)
+    if not callable(calls):
+        return {}
+    return {k: int(v) for k, v in calls().items() if k in CALL_COUNTERS}
+
+
+def _join(first: str | None, second: str) -> str:
+    return f"{first}; {second}" if first else second

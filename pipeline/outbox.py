@@ -1,0 +1,54 @@
+"""The outbox writer (DESIGN §4 step 6): typed events inserted in the page transaction.
+
+Debezium outbox-router column names; `txid` is filled by PostgreSQL itself
+(`DEFAULT pg_current_xact_id()`); one `NOTIFY` per page transaction on PostgreSQL, never one per row
+(engine.md §3.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pipeline.events import page_check, payload_model
+from pipeline.tables import event_outbox
+from sinks.sql import Batch
+
+NOTIFY_CHANNEL = "pipeline_outbox"
+
+
+def validate_payloads(events: Sequence[dict[str, Any]]) -> None:
+    """Every payload against its event type's model, checked one page at a time.
+
+    One `page_check` call per event type; if one refuses, the payloads are validated one by one
+    with their models, in order, so the error raised is the one `Model.model_validate` gives for
+    the first bad payload (and a payload the models accept is never refused).
+    """
+    by_type: dict[str, list[Any]] = {}
+    for event in events:
+        by_type.setdefault(event["type"], []).append(event["payload"])
+    try:
+        for type_, payloads in by_type.items():
+            page_check(type_).validate_python(payloads)
+    except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+        for event in events:
+            payload_model(event["type"]).model_validate(event["payload"])
+
+
+class OutboxWriter:
+    """Validates each payload against its event type's model, then inserts the page's events."""
+
+    def __init__(self, notify: bool = True) -> None:
+        self.notify = notify
+        self._insert = Batch(event_outbox.insert())
+
+    def emit(self, conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+        if not events:
+            return
+        validate_payloads(events)
+        self._insert.execute(conn, events)
+        if self.notify and conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, events[0]["tenant_id"])))

@@ -1,0 +1,112 @@
+"""`pipeline schedule`: fire each configured subscription on its trigger (engine.md §1.4).
+
+APScheduler 3.11 is only the trigger; the database lease (with its fencing token) is what keeps
+two processes, on one host or many, from running one subscription at the same time. Missed
+triggers coalesce into one run; a `throttled` run is retried as soon as the vendor allows.
+SIGTERM/SIGINT: stop taking work, let running subscriptions commit their current page, release
+their leases, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
+
+from pipeline.config import PipelineConfig, SubscriptionConfig
+from pipeline.http.clock import Clock, SystemClock
+from pipeline.ledger import Run
+from pipeline.orchestrator import Orchestrator, RunOptions
+from pipeline.registry import get_stream
+
+log = logging.getLogger("pipeline.schedule")
+DEFAULT_INTERVAL_S = 300.0
+
+
+def trigger_for(sub: SubscriptionConfig) -> BaseTrigger:
+    """Cron when `schedule` is given, else the interval (default 5 minutes)."""
+    if sub.schedule:
+        return CronTrigger.from_crontab(sub.schedule, timezone="UTC")
+    return IntervalTrigger(seconds=sub.interval_s or DEFAULT_INTERVAL_S, timezone="UTC")
+
+
+def job_id(sub: SubscriptionConfig) -> str:
+    return sub.subscription().id
+
+
+class Scheduler:
+    """Runs the enabled subscriptions of a config on their triggers until stopped."""
+
+    def __init__(self, engine: Engine, config: PipelineConfig, clock: Clock | None = None,
+                 settings: dict[str, Any] | None = None) -> None:
+        self.engine, self.config = engine, config
+        self.orchestrator = Orchestrator(engine, clock or SystemClock())
+        self.settings = settings or {}
+        self.stopping = threading.Event()
+        self.buckets: dict[str, dict[str, Any]] = {}  # per tenant: one rate budget per vendor method
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(config.workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+
+    def start(self) -> None:
+        for sub in self.config.subscriptions:
+            if sub.enabled:
+                self.scheduler.add_job(
+                    self.run_once, trigger_for(sub), args=[sub], id=job_id(sub),
+                    name=f"{sub.stream}/{sub.tenant}/{sub.name}", next_run_time=datetime.now().astimezone(),
+                )
+        self.scheduler.start()
+        log.info("scheduling %d subscriptions", len(self.scheduler.get_jobs()))
+
+    def run_once(self, sub: SubscriptionConfig) -> Run | None:
+        """One run of a subscription; a throttled run asks to be retried when the vendor allows."""
+        if self.stopping.is_set():
+            return None
+        settings = {**self.settings, "buckets": self.buckets.setdefault(sub.tenant, {})}
+        options = RunOptions(lease_ttl_s=self.config.lease_ttl_s, settings=settings,
+                             should_stop=self.stopping.is_set)
+        run = self.orchestrator.run(get_stream(sub.stream), sub.subscription(), options=options)
+        log.info("%s/%s: %s (+%d ~%d -%d)", sub.stream, sub.tenant, run.status, run.created, run.updated, run.deleted)
+        if run.status == "throttled" and not self.stopping.is_set():
+            self.retry_later(sub, run.retry_after_s or 60.0)
+        return run
+
+    def retry_later(self, sub: SubscriptionConfig, seconds: float) -> None:
+        when = datetime.now().astimezone() + timedelta(seconds=seconds)
+        self.scheduler.add_job(self.run_once, "date", run_date=when, args=[sub],
+                               id=f"{job_id(sub)}:retry", replace_existing=True)
+
+    def stop(self) -> None:
+        """Stop taking work; running subscriptions stop after their current page."""
+        self.stopping.set()
+        self.scheduler.shutdown(wait=True)
+
+    def serve_forever(self) -> None:
+        """Block until SIGTERM or SIGINT, then stop cleanly."""
+        done = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: done.set())
+        self.start()
+        while not done.wait(1.0):
+            pass
+        log.info("stopping: finishing current pages and releasing leases")
+        self.stop()
+
+
+def next_run_times(config: PipelineConfig, now: datetime) -> dict[str, datetime | None]:
+    """When each enabled subscription fires next (for `pipeline runs`)."""
+    return {
+        job_id(sub): trigger_for(sub).get_next_fire_time(None, now) if sub.enabled else None
+        for sub in config.subscriptions
+    }

@@ -1,0 +1,1 @@
+"""SQL sinks: entity tables and the SqlSink that upserts and tombstones them."""
