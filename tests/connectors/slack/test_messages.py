@@ -280,6 +280,7 @@ def test_window_across_a_change_of_digit_count_still_detects_deletes(db_url: str
             sandbox.workspace.delete(general, ts)
         clock.advance(60)
         run = sync(db, url, clock)
-    engine.dispose()
-
-    assert run.deleted == 2 and {f"{general}:{ts}" for ts in gone}.isdisjoint(live(db))
+    try:
+        assert run.deleted == 2 and {f"{general}:{ts}" for ts in gone}.isdisjoint(live(db))
+    finally:
+        engine.dispose()
