@@ -75,7 +75,7 @@ def worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "bench.worker", json.dumps(spec)], cwd=spec["workdir"], env=env,
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True, text=True, timeout=timeout, check=False,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {timeout:.0f} s"}

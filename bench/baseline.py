@@ -17,7 +17,7 @@ import hashlib
 import sqlite3
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -31,6 +31,15 @@ TENANT, PROVIDER, ENTITY = "bench-baseline", "slack", "message"
 SUBSCRIPTION_ID = str(uuid.uuid5(EVENT_NAMESPACE, "bench-baseline-subscription"))
 _SORT = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _NS = EVENT_NAMESPACE.bytes
+UNORDERED = ("reactions", "reply_users")  # the stream's unordered fields: hashed sorted
+
+
+def content_digest(record: dict[str, Any]) -> str:
+    """The hash gate's digest, with unordered lists sorted as the stream declares."""
+    if any(key in record for key in UNORDERED):
+        record = {k: sorted(v, key=lambda x: orjson.dumps(x, option=_SORT)) if k in UNORDERED and isinstance(v, list)
+                  else v for k, v in record.items()}
+    return hashlib.blake2b(orjson.dumps(record, option=_SORT), digest_size=16).hexdigest()
 TYPED = ("channel", "ts", "thread_ts", "is_reply", "user", "subtype", "text", "edited_ts", "reply_count",
          "latest_reply")
 UPSERT_COLUMNS = ("id", "tenant_id", "provider", "external_id", "content_hash", "version", "data", *TYPED,
@@ -144,7 +153,7 @@ class Dialect:
             self.conn.cursor().executemany(sql, rows)
 
     def now(self) -> Any:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return now if self.is_pg else now.isoformat()
 
     def decode(self, data: Any) -> Any:
@@ -205,7 +214,7 @@ def apply_page(d: Dialect, ops: list[Any], run_id: str, page_no: int, counts: di
             tombstones.append((now, now, "deleted", str(row[1])))  # type: ignore[index]
             emit("deleted", op.key, str(row[1]), row[3] + 1, None)  # type: ignore[index]
             continue
-        digest = hashlib.blake2b(orjson.dumps(op.record, option=_SORT), digest_size=16).hexdigest()
+        digest = content_digest(op.record)
         if live and row[2] == digest:  # type: ignore[index]
             counts["noop"] += 1
             continue

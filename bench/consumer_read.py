@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ def write_events(engine: Engine, count: int, per_tx: int = PAGE) -> None:
     """`count` events through the real writer, `per_tx` per transaction (a page: one timestamp)."""
     writer = OutboxWriter(notify=False)
     for start in range(0, count, per_tx):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with engine.begin() as conn:
             writer.emit(conn, [event_row(i, now) for i in range(start, min(start + per_tx, count))])
 
@@ -158,7 +158,7 @@ def _end(engine: Engine) -> Any:
 
 def _write_paced(engine: Engine, transactions: int, per_tx: int, gap_s: float,
                  committed: dict[str, float]) -> None:
-    writer, now = OutboxWriter(), datetime.now(timezone.utc)
+    writer, now = OutboxWriter(), datetime.now(UTC)
     for t in range(transactions):
         rows = [event_row(i, now) for i in range(per_tx)]
         for row in rows:
@@ -189,7 +189,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     cells = [keys] + [[str(row.get(k, "")) for k in keys] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(keys))]
     for row in cells:
-        padded = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        padded = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         print("  ".join(padded))
 
 

@@ -31,12 +31,7 @@ DELETE_PERMILLE = 10  # 1 % deleted
 NEW_PERCENT = 1  # 1 % new
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-_WORDS = (
-    "deploy ship review merge the a to of fix bug build release metrics latency cache queue retry "
-    "shard index schema migration rollback config flag token budget window cursor page incident "
-    "postmortem oncall dashboard alert canary rollout staging prod customer ticket sprint roadmap "
-    "café naïve résumé Zürich 東京 données façade jalapeño straße коммит 🚀 ✅ 🔥 👀"
-).split()
+_WORDS = ["deploy", "ship", "review", "merge", "the", "a", "to", "of", "fix", "bug", "build", "release", "metrics", "latency", "cache", "queue", "retry", "shard", "index", "schema", "migration", "rollback", "config", "flag", "token", "budget", "window", "cursor", "page", "incident", "postmortem", "oncall", "dashboard", "alert", "canary", "rollout", "staging", "prod", "customer", "ticket", "sprint", "roadmap", "café", "naïve", "résumé", "Zürich", "東京", "données", "façade", "jalapeño", "straße", "коммит", "🚀", "✅", "🔥", "👀"]
 _EMOJI = ("tada", "eyes", "white_check_mark", "rocket", "fire", "thinking_face", "+1", "heart", "pray")
 _BASE_TS = 1_700_000_000
 

@@ -17,16 +17,15 @@ member of two of the seeded channels, so the messages actually synced are report
 from __future__ import annotations
 
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from bench.measure import Stopwatch, pg_server_cpu_s
 from pipeline.db import create_engine
 from pipeline.http.clock import FakeClock, SystemClock
 from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.registry import get_stream
 from pipeline.subscriptions import Subscription
-
-from bench.measure import Stopwatch, pg_server_cpu_s
 
 CHANNELS = 12  # 10 synced: the bot is not in #watercooler and #announcements-2024 is archived
 SYNCED_CHANNELS = 10
@@ -54,7 +53,7 @@ def run(url: str, scenario: str, records: int, seed: int = 0, transport: str = "
     from connectors.slack.sandbox import DEFAULT_NOW
 
     stream = get_stream("slack-messages")
-    simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, timezone.utc))
+    simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, UTC))
     sandbox = build_sandbox(scenario, records, seed, simulated)
     engine = create_engine(url)
     server_cpu = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from bench.data import Timed, scenario_ops
+from bench.measure import Stopwatch, pg_server_cpu_s
 from pipeline.changes import Change, Checkpoint, Page
 from pipeline.db import create_engine
 from pipeline.http.clock import SystemClock
@@ -18,9 +20,6 @@ from pipeline.migrate import upgrade
 from pipeline.orchestrator import Orchestrator
 from pipeline.registry import get_stream
 from pipeline.subscriptions import Subscription
-
-from bench.data import Timed, scenario_ops
-from bench.measure import Stopwatch, pg_server_cpu_s
 
 SUBSCRIPTION = Subscription("slack", "messages", tenant_id="bench")
 

@@ -29,7 +29,7 @@ def available() -> str | None:
     """None if dlt can run here, else why not."""
     try:
         import dlt  # noqa: F401
-    except Exception as exc:  # ImportError, or a broken install
+    except Exception as exc:  # noqa: BLE001  (ImportError, or a broken install)
         return f"dlt is not installed ({type(exc).__name__}: {exc}); pip install -e '.[bench]'"
     return None
 

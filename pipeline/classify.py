@@ -42,6 +42,8 @@ class Plan:
 
     upserts: list[dict[str, Any]] = field(default_factory=list)
     tombstones: list[dict[str, Any]] = field(default_factory=list)
+    rehashes: list[dict[str, Any]] = field(default_factory=list)
+    """Noops whose stored hash is stale (the raw record moved, its canonical form did not)."""
     items: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(
@@ -69,7 +71,7 @@ class Classifier:
         self.run_id = run_id
         self.differ = FieldDiffer(ignore=stream.volatile, unordered=stream.unordered)
         self._adapter = page_adapter(stream.model)
-        self._hash = content_hasher(stream.volatile)
+        self._hash = content_hasher(stream.volatile, stream.unordered)
         self._types = {op: event_type(stream.entity, op) for op in ("created", "updated", "deleted")}
 
     def classify(
@@ -137,8 +139,9 @@ class Classifier:
         """Second pass: field diffs for records whose hash changed against a live row."""
         for p in pending:
             changed = self.differ.diff(data.get(p.change.external_id, {}), p.canonical)
-            if not changed:
+            if not changed:  # store the new hash, so the next run stops at the gate
                 plan.counts["noop"] += 1
+                plan.rehashes.append({"b_id": p.stored.id, "b_hash": p.digest})
                 continue
             self._write(plan, "updated", p.change.external_id, p.stored.id, p.stored.version + 1,
                         p.canonical, p.digest, changed, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -97,7 +97,7 @@ def sandbox_settings(connector: str) -> dict[str, Any]:
 
     # The sandbox simulates time: its rate budget and our client's waits run on one fake clock,
     # so a sandbox run never sleeps for real while the ledger keeps wall-clock times.
-    simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, timezone.utc))
+    simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, UTC))
     sandbox = Sandbox(clock=simulated.now)
     return {
         "transport": sandbox.transport(), "api_url": sandbox.base_url, "token": sandbox.token,

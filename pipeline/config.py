@@ -10,7 +10,6 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -149,7 +148,7 @@ def load_config(path: Path | None = None) -> PipelineConfig | None:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error: dict[str, Any] = exc.errors()[0]
+    error = exc.errors()[0]
     key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error["loc"]).replace(".[", "[")
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":

@@ -28,7 +28,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.consumer_sql import (
-    START, Lag, OffsetStore, Position, measure_lag, purge, sql_for,
+    START,
+    Lag,
+    OffsetStore,
+    Position,
+    measure_lag,
+    purge,
+    sql_for,
 )
 from pipeline.consumer_wake import Listener, Poller, Waiter
 from pipeline.db import is_postgres, write_transaction
@@ -105,7 +111,7 @@ class EventFilter:
         return {key: value for key, value in data.items() if value}
 
     def where(self) -> list[ColumnElement[bool]]:
-        clauses = [c.type.in_(self.types)] if self.types else []
+        clauses: list[ColumnElement[bool]] = [c.type.in_(self.types)] if self.types else []
         if self.aggregatetype is not None:
             clauses.append(c.aggregatetype == self.aggregatetype)
         if self.tenant_id is not None:
@@ -271,13 +277,13 @@ class OutboxConsumer(OutboxReader):
             self._offsets.save(conn, self.name, position, self.clock.now())
         self._acked = position
 
-    def follow(  # type: ignore[override]
+    def follow(
         self, *, ack: bool = False, **options: Any
     ) -> Generator[Event, None, None]:
         """`OutboxReader.follow`; `ack=True` acknowledges each batch once the caller took it all."""
         then = options.pop("after_batch", None)
         if ack:
-            options["after_batch"] = self.ack if then is None else lambda: (self.ack(), then())
+            options["after_batch"] = self.ack if then is None else _both(self.ack, then)
         else:
             options["after_batch"] = then
         return super().follow(**options)
@@ -365,6 +371,13 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
+def _both(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        first()
+        then()
+    return run
+
+
 def _is_set(stop: Stop) -> bool:
     if stop is None:
         return False
@@ -372,6 +385,16 @@ def _is_set(stop: Stop) -> bool:
 
 
 __all__ = [
-    "Event", "EventFilter", "Position", "START", "Batch", "Lag", "OutboxReader", "OutboxConsumer",
-    "consumer_lags", "describe_filters", "forget_consumer", "purge",
+    "START",
+    "Batch",
+    "Event",
+    "EventFilter",
+    "Lag",
+    "OutboxConsumer",
+    "OutboxReader",
+    "Position",
+    "consumer_lags",
+    "describe_filters",
+    "forget_consumer",
+    "purge",
 ]

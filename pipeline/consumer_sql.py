@@ -12,7 +12,7 @@ every row is settled (committed for good, or never coming): a reader that caught
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -76,7 +76,7 @@ class SqliteSql:
     def to_datetime(self, text: str) -> datetime:
         """Stored as naive UTC. A page's events share one timestamp, so the last one is kept."""
         if text != self._last_time[0]:
-            self._last_time = (text, datetime.fromisoformat(text).replace(tzinfo=timezone.utc))
+            self._last_time = (text, datetime.fromisoformat(text).replace(tzinfo=UTC))
         return self._last_time[1]
 
     def horizon(self, conn: Connection) -> Position:
@@ -210,7 +210,7 @@ def purge(engine: Engine, older_than: timedelta, now: datetime | None = None) ->
     With no registered consumer, every settled event older than the age goes. The offsets table
     is share-locked on PostgreSQL so that no consumer registers or moves while this runs.
     """
-    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    cutoff = (now or datetime.now(UTC)) - older_than
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("LOCK TABLE outbox_offsets IN SHARE MODE")

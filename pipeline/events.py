@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, with_config
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 EVENT_NAMESPACE = uuid.UUID("6f1c3a52-9b1e-4c57-8a43-2f0f7f3b9d10")
 ACTIONS = {"created": "created", "updated": "edited", "deleted": "deleted"}

@@ -28,7 +28,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from pipeline.consumer import (
-    Event, EventFilter, Lag, OutboxConsumer, OutboxReader, consumer_lags, describe_filters,
+    Event,
+    EventFilter,
+    Lag,
+    OutboxConsumer,
+    OutboxReader,
+    consumer_lags,
+    describe_filters,
     purge,
 )
 from pipeline.consumer_sql import OffsetStore
@@ -43,10 +49,10 @@ _EVENT_TYPE = re.compile(r"^[a-z0-9_]+_(created|edited|deleted)$")
 
 
 def add_events_parser(
-    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
     """Add `events` and its sub-commands to the `pipeline` parser."""
-    events = subparsers.add_parser("events", help="read the event outbox")
+    events: argparse.ArgumentParser = subparsers.add_parser("events", help="read the event outbox")
     sub = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
     tail = sub.add_parser("tail", help="print events (the latest, or a consumer's unread ones)")
     tail.add_argument("--follow", "-f", action="store_true",
@@ -197,7 +203,7 @@ def show_consumers(args: argparse.Namespace, engine: Engine, clock: Clock) -> in
          describe_filters(lag.filters) if lag.filters else "-") for lag in lags]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
 
 

@@ -41,5 +41,5 @@ class Heartbeat:
             except LeaseLostError:
                 self.is_lost = True
                 return
-            except Exception as exc:  # a database hiccup: the next page's fencing check decides
+            except Exception as exc:  # noqa: BLE001  a database hiccup: the next page's fencing check decides
                 log.warning("lease heartbeat failed: %s", exc)

@@ -20,7 +20,14 @@ from sqlalchemy.engine import Connection, Engine
 from pipeline.changes import Change, Page, Sweep
 from pipeline.classify import Classifier, Plan
 from pipeline.db import write_transaction
-from pipeline.errors import BudgetSpent, GuardError, PipelineError, StoppedError, redact, run_status_for
+from pipeline.errors import (
+    BudgetSpent,
+    GuardError,
+    PipelineError,
+    StoppedError,
+    redact,
+    run_status_for,
+)
 from pipeline.heartbeat import Heartbeat
 from pipeline.http.clock import Clock, SystemClock
 from pipeline.leases import Lease, LeaseStore, new_owner
@@ -180,7 +187,7 @@ class PageTransaction:
                 data = self.sink.read_data(conn, [p.change.external_id for p in pending])
                 self.classifier.diff_pending(plan, pending, data, now)
                 step("classify", number)
-                self.sink.write(conn, plan.upserts, plan.tombstones)
+                self.sink.write(conn, plan.upserts, plan.tombstones, plan.rehashes)
                 step("write", number)
                 self.record_items(conn, page, plan)
                 step("record_items", number)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from pipeline.db import JSONType, Timestamp, metadata
-
 
 BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -121,7 +122,7 @@ event_outbox = sa.Table(
 )
 # PostgreSQL only, created by migration 0001: `txid xid8 NOT NULL DEFAULT pg_current_xact_id()`.
 # It is filled by the database, never by us, and read only by the PostgreSQL reader (engine.md §3.1).
-outbox_txid = sa.literal_column("event_outbox.txid")
+outbox_txid: sa.ColumnClause[Any] = sa.literal_column("event_outbox.txid")
 
 outbox_offsets = sa.Table(
     "outbox_offsets",
@@ -134,6 +135,12 @@ outbox_offsets = sa.Table(
 )
 
 __all__ = [
-    "subscriptions", "leases", "runs", "run_items", "event_outbox", "outbox_offsets",
-    "RUN_STATUSES", "outbox_txid",
+    "RUN_STATUSES",
+    "event_outbox",
+    "leases",
+    "outbox_offsets",
+    "outbox_txid",
+    "run_items",
+    "runs",
+    "subscriptions",
 ]

@@ -6,7 +6,6 @@ They implement the real ports (no mocks), so connector authors can test against 
 from __future__ import annotations
 
 import uuid
-
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,4 +133,4 @@ class Db:
         return rows[0]["checkpoint"] if rows else None
 
 
-__all__ = ["ScriptedSource", "Item", "item", "Db", "TESTING_STREAM", "testing_items", "BudgetSpent"]
+__all__ = ["TESTING_STREAM", "BudgetSpent", "Db", "Item", "ScriptedSource", "item", "testing_items"]

@@ -61,9 +61,9 @@ class Batch:
             return
         sql, binds, names = prepared
         columns = [_column(rows, key, value, process) for key, value, process in binds]
-        params: list[Any] = list(zip(*columns))
+        params: list[Any] = list(zip(*columns, strict=True))
         if names is not None:
-            params = [dict(zip(names, p)) for p in params]
+            params = [dict(zip(names, p, strict=True)) for p in params]
         conn.exec_driver_sql(sql, params)
 
     def _prepare(
@@ -131,7 +131,7 @@ class StoredRow:
     restore): SQLAlchemy's UUID result processor costs more than the rest of an unchanged record.
     """
 
-    __slots__ = ("_id", "_to_id", "content_hash", "version", "is_deleted")
+    __slots__ = ("_id", "_to_id", "content_hash", "is_deleted", "version")
 
     def __init__(
         self, id: Any, content_hash: str, version: int, is_deleted: bool,
@@ -186,6 +186,9 @@ class SqlSink:
                 version=c.version + 1,
             )
         )
+        self._rehash = Batch(
+            table.update().where(c.id == sa.bindparam("b_id")).values(content_hash=sa.bindparam("b_hash"))
+        )
         self._upserts: dict[str, Batch] = {}
         self._scopes: dict[tuple[Any, ...], Any] = {}
 
@@ -200,9 +203,9 @@ class SqlSink:
         rows = self._slim.rows(conn, keys)
         if not rows:
             return {}
-        external_ids, ids, hashes, versions, deleted = zip(*rows)
+        external_ids, ids, hashes, versions, deleted = zip(*rows, strict=True)
         stored = map(StoredRow, ids, hashes, versions, map(bool, deleted), repeat(to_id))  # type: ignore[arg-type]
-        return dict(zip(external_ids, stored))
+        return dict(zip(external_ids, stored, strict=True))
 
     def read_data(self, conn: Connection, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         """The stored canonical records for keys whose hash changed."""
@@ -220,9 +223,11 @@ class SqlSink:
         return row
 
     def write(
-        self, conn: Connection, upserts: Sequence[dict[str, Any]], tombstones: Sequence[dict[str, Any]]
+        self, conn: Connection, upserts: Sequence[dict[str, Any]], tombstones: Sequence[dict[str, Any]],
+        rehashes: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """One multi-row upsert and one batched tombstone update."""
+        """One multi-row upsert, one batched tombstone update, and the stale hashes of noops."""
+        self._rehash.execute(conn, rehashes)
         if upserts:
             self._upsert_statement(conn).execute(conn, upserts)
         if tombstones:
@@ -357,7 +362,7 @@ class _ByKeys:
         result.close()
         if not any(processors):
             return rows
-        return [tuple(v if p is None or v is None else p(v) for v, p in zip(r, processors)) for r in rows]
+        return [tuple(v if p is None or v is None else p(v) for v, p in zip(r, processors, strict=True)) for r in rows]
 
     def _plan(self, dialect: Dialect, size: int) -> tuple[str, list[Any], list[Any]]:
         statement = self.statement(dialect)

@@ -1,10 +1,9 @@
 """Slack: `slack-messages`, `slack-channels`, `slack-users` (vendors.md §1)."""
 
-from pipeline import Stream, register
-from sinks.tables import slack_channels, slack_messages, slack_users
-
 from connectors.slack.models import Channel, Message, User
 from connectors.slack.streams import open_channels, open_messages, open_users
+from pipeline import Stream, register
+from sinks.tables import slack_channels, slack_messages, slack_users
 
 messages = register(Stream(
     connector="slack", name="messages", entity="message", table=slack_messages, model=Message,

@@ -14,8 +14,11 @@ import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
+from connectors.slack.client import SlackClient, open_client
+from connectors.slack.models import ts_key
+from connectors.slack.walk import next_cursor, walk
 from pipeline import (
     AccessLostError,
     BudgetSpent,
@@ -28,10 +31,6 @@ from pipeline import (
     SourceContext,
     Sweep,
 )
-
-from connectors.slack.client import SlackClient, open_client
-from connectors.slack.models import ts_key
-from connectors.slack.walk import next_cursor, walk
 
 DAY_S = 86400
 
@@ -49,7 +48,7 @@ class ListSource:
 
     method = ""
     items_at = ""
-    params: dict[str, Any] = {}
+    params: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, client: SlackClient, config: Mapping[str, Any]) -> None:
         self.client = client
@@ -69,7 +68,7 @@ class ListSource:
 
 class ChannelsSource(ListSource):
     method, items_at = "conversations.list", "channels"
-    params = {"types": "public_channel,private_channel"}
+    params: ClassVar[Mapping[str, str]] = {"types": "public_channel,private_channel"}
 
 
 class UsersSource(ListSource):

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline import SourceError
-
 from connectors.slack.client import SlackClient
+from pipeline import SourceError
 
 
 def next_cursor(body: dict[str, Any]) -> str | None:

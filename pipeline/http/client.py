@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -195,7 +195,7 @@ class HttpClient:
         except (TypeError, ValueError):
             return math.nan
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         return (when - self.clock.now()).total_seconds()
 
     def _throttle(self, budget_key: str | None) -> None:
@@ -260,9 +260,10 @@ class _RedactFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            record.msg, record.args = redact(record.getMessage()), None
-        except Exception:  # a malformed record is logging's problem to report, not ours
-            pass
+            text = record.getMessage()
+        except (TypeError, ValueError):  # args that do not fit the format: keep neither raw
+            text = f"{record.msg} {record.args}"
+        record.msg, record.args = redact(text), None
         return True
 
 

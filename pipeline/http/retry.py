@@ -56,7 +56,7 @@ class RetryPolicy:
 
     def backoff_s(self, attempt: int) -> float:
         """The un-jittered backoff after failed attempt `attempt`: base · 2^(attempt-1), capped."""
-        return min(self.cap_s, self.base_s * 2 ** min(attempt - 1, 64))
+        return float(min(self.cap_s, self.base_s * 2 ** min(attempt - 1, 64)))
 
     def _jittered(self, seconds: float) -> float:
         """Add up to `jitter` of `seconds` on top, so clients that failed together spread out."""

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pipeline.changes import Change  # noqa: E402
-from pipeline.db import create_engine  # noqa: E402
-from pipeline.ledger import Run  # noqa: E402
-from pipeline.orchestrator import Orchestrator, RunOptions, StepHook  # noqa: E402
-from pipeline.subscriptions import Subscription  # noqa: E402
-from pipeline.testing import TESTING_STREAM, ScriptedSource, item  # noqa: E402
+from pipeline.changes import Change
+from pipeline.db import create_engine
+from pipeline.ledger import Run
+from pipeline.orchestrator import Orchestrator, RunOptions, StepHook
+from pipeline.subscriptions import Subscription
+from pipeline.testing import TESTING_STREAM, ScriptedSource, item
 
 SCRIPT = "crash-resume"
 PAGES = [

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pipeline import Orchestrator, RunOptions, Subscription, get_stream  # noqa: E402
-from pipeline.db import create_engine  # noqa: E402
+from pipeline import Orchestrator, RunOptions, Subscription, get_stream
+from pipeline.db import create_engine
 
 
 def main(argv: list[str]) -> int:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pipeline.changes import Checkpoint, Page  # noqa: E402
-from pipeline.db import create_engine  # noqa: E402
-from pipeline.ledger import Run  # noqa: E402
-from pipeline.orchestrator import Orchestrator, RunOptions  # noqa: E402
-from pipeline.subscriptions import Subscription  # noqa: E402
-from pipeline.testing import TESTING_STREAM, ScriptedSource, item  # noqa: E402
+from pipeline.changes import Checkpoint, Page
+from pipeline.db import create_engine
+from pipeline.ledger import Run
+from pipeline.orchestrator import Orchestrator, RunOptions
+from pipeline.subscriptions import Subscription
+from pipeline.testing import TESTING_STREAM, ScriptedSource, item
 
 SCRIPT = "slow-holder"
 PAGES = [[item(f"{page}-{n}") for n in range(3)] for page in range(1, 7)]  # 6 pages × 3 creates

@@ -82,7 +82,7 @@ def uninterrupted(
     for dialect, url in urls.items():
         engine = create_engine(url)
         after = [snapshot(engine)]
-        run = sync(url, on_page=lambda _run: after.append(snapshot(engine)))
+        run = sync(url, on_page=lambda _run, after=after, engine=engine: after.append(snapshot(engine)))
         engine.dispose()
         assert (run.status, len(after)) == ("success", LAST + 1)
         expected[dialect] = after
@@ -105,7 +105,7 @@ def test_sigkill_at_a_step_then_rerun_ends_as_an_uninterrupted_run(
     committed = page if step == "committed" else page - 1
 
     crashed = subprocess.run([sys.executable, str(WORKER), db_url, step, str(page)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     after_crash = snapshot(engine)
     stored: list[int] = []
     rerun = sync(db_url, on_page=lambda _run: stored.append(stored_page(engine)))

@@ -66,7 +66,7 @@ def test_killed_run_resumes_with_the_outbox_of_an_uninterrupted_run(
 
         def process(*argv: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run([sys.executable, *argv], env=env, cwd=tmp_path, capture_output=True,
-                                  text=True, timeout=60)
+                                  text=True, timeout=60, check=False)
 
         killed = process(str(WORKER), "committed", "2")
         resumed = process("-m", "pipeline.cli", "run", "slack-messages")

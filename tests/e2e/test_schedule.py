@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def test_two_schedulers_never_overlap_a_subscription(db_url: str, tmp_path: Path
     assert len(by_sub) == 20, outputs
     assert {r["owner"].split(":")[1] for r in ledger} == {str(proc.pid) for proc in procs}  # both did work
     overlaps = [(a["id"], b["id"]) for sub_runs in by_sub.values()
-                for a, b in zip(sub_runs, sub_runs[1:]) if a["completed_at"] > b["started_at"]]
+                for a, b in pairwise(sub_runs) if a["completed_at"] > b["started_at"]]
     assert overlaps == []
     events = assert_no_duplicate_events(db_url)
     truth = Sandbox(seed=0).state()  # the served workspace, synced once per tenant

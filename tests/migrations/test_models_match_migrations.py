@@ -17,9 +17,7 @@ import pipeline.tables  # noqa: F401  (registers the engine tables on the shared
 import sinks.tables  # noqa: F401  (registers the entity tables)
 from pipeline.db import metadata
 from pipeline.migrate import upgrade
-from tests.migrations.test_up_down_up import (  # noqa: F401  (fixtures)
-    XID8_WARNING, empty_engine, empty_postgres, empty_sqlite,
-)
+from tests.migrations.test_up_down_up import XID8_WARNING
 
 
 def is_postgres_txid(diff: Any) -> bool:

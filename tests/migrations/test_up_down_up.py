@@ -1,28 +1,25 @@
 """Migrations of the DESIGN §5 tables: upgrade from empty, down to base, up again; both dialects.
 
-Each test gets an empty database of its own: a new SQLite file, or on PostgreSQL a database
-`pipeline_migrations_test_<pid>` created next to the test database and dropped afterwards (one name
-per test session, so sessions running side by side never drop each other's database).
+Each test gets an empty database of its own (the `empty_engine` fixture, in this folder's
+conftest).
 """
 
 from __future__ import annotations
-
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.db import create_engine
 from pipeline.errors import ConfigError
 from pipeline.migrate import (
-    current_revision, downgrade, ensure_schema, head_revision, table_names, upgrade,
+    current_revision,
+    downgrade,
+    ensure_schema,
+    head_revision,
+    table_names,
+    upgrade,
 )
 
-PG_URL = os.environ.get("PIPELINE_TEST_POSTGRES_URL")
-PG_DATABASE = f"pipeline_migrations_test_{os.getpid()}"
 XID8_WARNING = "ignore:Did not recognize type 'xid8'"  # SQLAlchemy cannot reflect the txid type
 
 ENTITY = {
@@ -57,38 +54,6 @@ DESIGN_COLUMNS = {
 }
 
 
-@pytest.fixture
-def empty_sqlite(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def empty_postgres() -> Iterator[Engine]:
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need PIPELINE_TEST_POSTGRES_URL "
-                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-        conn.exec_driver_sql(f"CREATE DATABASE {PG_DATABASE}")
-    url = sa.make_url(PG_URL).set(database=PG_DATABASE)
-    engine = create_engine(url.render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-    admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_engine(request: pytest.FixtureRequest) -> Engine:
-    """An empty database (no tables at all) of each dialect."""
-    engine: Engine = request.getfixturevalue(f"empty_{request.param}")
-    return engine
-
-
 def columns(engine: Engine, table: str) -> set[str]:
     return {c["name"] for c in sa.inspect(engine).get_columns(table)}
 
@@ -99,7 +64,7 @@ def test_upgrade_from_empty_creates_every_design_table_and_column(empty_engine: 
 
     assert set(DESIGN_COLUMNS) <= table_names(empty_engine)
     missing = {t: sorted(cols - columns(empty_engine, t)) for t, cols in DESIGN_COLUMNS.items()}
-    assert missing == dict.fromkeys(DESIGN_COLUMNS, [])
+    assert missing == {table: [] for table in DESIGN_COLUMNS}
     assert current_revision(empty_engine) == head_revision()
 
 
@@ -172,7 +137,7 @@ def test_ensure_schema_brings_an_old_sqlite_database_to_head(empty_sqlite: Engin
 
 
 def test_ensure_schema_refuses_an_empty_postgres_in_one_line(empty_postgres: Engine) -> None:
-    with pytest.raises(ConfigError, match="empty.*run `pipeline migrate` first") as raised:
+    with pytest.raises(ConfigError, match=r"empty.*run `pipeline migrate` first") as raised:
         ensure_schema(empty_postgres)
 
     assert "\n" not in str(raised.value)

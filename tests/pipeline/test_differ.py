@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,8 +10,8 @@ import pytest
 from pipeline.differ import FieldDiffer, content_hash, explain
 from pipeline.testing import TESTING_STREAM
 
-AT = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc)
-NEXT_DAY = datetime(2026, 1, 2, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+NEXT_DAY = datetime(2026, 1, 2, tzinfo=UTC)
 ISO = "2026-01-01T10:00:00+00:00"
 PLAIN = FieldDiffer()
 

@@ -95,7 +95,7 @@ def test_first_runs_of_a_new_subscription_started_at_once_never_crash(db: Db) ->
     for attempt in range(5):  # the race needs both runs in the same few milliseconds: try 5 times
         sub = Subscription("testing", "items", name=f"new-{attempt}")
         source = [[item(str(attempt))]]
-        outcomes += start_together(*[lambda: db.run(ScriptedSource(source, name="s"), sub=sub)] * 2)
+        outcomes += start_together(*[lambda source=source, sub=sub: db.run(ScriptedSource(source, name="s"), sub=sub)] * 2)
 
     assert set(outcomes) <= {"success", "skipped", "no_changes"}, outcomes
     assert (outcomes.count("success"), len(db.events())) == (5, 5)

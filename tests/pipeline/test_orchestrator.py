@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pipeline.changes import Change, Sweep
 from pipeline.errors import BudgetSpent, SourceError
 from pipeline.testing import Db, ScriptedSource, item
@@ -68,6 +66,29 @@ def test_volatile_field_alone_is_not_an_edit(db: Db) -> None:
     run = db.run(ScriptedSource([[item("1", seen_at="2026-02-02")]]))
 
     assert (run.status, run.noop) == ("no_changes", 1)
+
+
+def test_reordered_unordered_field_stops_at_the_hash_gate(db: Db) -> None:
+    db.run(ScriptedSource([[item("1", tags=["a", "b"])]]))
+    stored = db.entities()["1"]["content_hash"]
+
+    run = db.run(ScriptedSource([[item("1", tags=["b", "a"])]]))
+
+    assert (run.status, run.noop, db.events(run.id)) == ("no_changes", 1, [])
+    assert db.entities()["1"]["content_hash"] == stored
+
+
+def test_noop_with_a_stale_hash_stores_the_new_hash_without_an_event(db: Db) -> None:
+    db.run(ScriptedSource([[item("1", count=5)]]))
+    before = db.entities()["1"]
+
+    run = db.run(ScriptedSource([[item("1", count="5")]]))  # a numeric string equals the number
+
+    after = db.entities()["1"]
+    assert (run.status, run.noop, db.events(run.id), db.items(run.id)) == ("no_changes", 1, [], [])
+    assert after["content_hash"] != before["content_hash"]
+    assert (after["data"], after["version"], after["updated_at"]) == (
+        before["data"], before["version"], before["updated_at"])
 
 
 def test_delete_tombstones_then_redelete_is_a_miss(db: Db) -> None:

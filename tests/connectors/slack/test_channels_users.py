@@ -6,7 +6,6 @@ from connectors.slack.sandbox import Sandbox
 from pipeline.http.clock import FakeClock
 from pipeline.testing import Db
 from sinks.tables import slack_channels, slack_users
-
 from tests.connectors.slack.conftest import sync
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from connectors.slack.sandbox import Sandbox
 from pipeline import Subscription
@@ -15,7 +13,6 @@ from pipeline.db import create_engine
 from pipeline.http.clock import FakeClock
 from pipeline.testing import Db
 from sinks.tables import slack_messages
-
 from tests.connectors.slack.conftest import live_messages, readable_channels, sync
 
 
@@ -267,7 +264,7 @@ def test_ts_are_kept_and_ordered_as_exact_decimal_strings(
 
 
 def test_window_across_a_change_of_digit_count_still_detects_deletes(db_url: str) -> None:
-    clock = FakeClock(datetime.fromtimestamp(1_000_000_000 + 3 * 86400, timezone.utc))
+    clock = FakeClock(datetime.fromtimestamp(1_000_000_000 + 3 * 86400, UTC))
     sandbox = Sandbox(0, clock=clock.now, messages_per_channel=20)
     general = sandbox.channel("general")
     engine = create_engine(db_url)

@@ -38,10 +38,10 @@ def test_missing_env_token_names_the_variable(
     if value is not None:
         monkeypatch.setenv("ACME_AUTH_TEST", value)
 
-    with pytest.raises(MissingTokenError, match="ACME_AUTH_TEST is not set.*--sandbox"):
-        BearerToken(env="ACME_AUTH_TEST").token
+    with pytest.raises(MissingTokenError, match=r"ACME_AUTH_TEST is not set.*--sandbox"):
+        _ = BearerToken(env="ACME_AUTH_TEST").token
 
 
 def test_no_token_and_no_variable_is_a_missing_token() -> None:
     with pytest.raises(MissingTokenError):
-        BearerToken().token
+        _ = BearerToken().token

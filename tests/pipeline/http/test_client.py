@@ -105,7 +105,7 @@ def test_5xx_is_retried_with_exponential_backoff_on_the_clock(clock: FakeClock) 
 def test_persistent_5xx_raises_transient_error_after_max_attempts(clock: FakeClock) -> None:
     client = make_client(Vendor(*[status(500)] * 5), clock)
 
-    with pytest.raises(TransientError, match="HTTP 500 from GET conversations.history"):
+    with pytest.raises(TransientError, match=r"HTTP 500 from GET conversations\.history"):
         client.request("GET", "conversations.history")
 
     assert clock.slept == [0.5, 1.0, 2.0, 4.0]
