@@ -13,7 +13,6 @@ The SQL (positions, the gap-safe horizon, offsets) lives in `consumer_sql`, the 
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +39,7 @@ from pipeline.consumer_wake import Listener, Poller, Waiter
 from pipeline.db import is_postgres, write_transaction
 from pipeline.errors import ConfigError
 from pipeline.events import ChangePayload, payload_model
+from pipeline.gcpause import gc_paused
 from pipeline.http.clock import Clock, SystemClock
 from pipeline.registry import streams
 from pipeline.tables import event_outbox
@@ -219,7 +219,7 @@ class OutboxReader:
         query = (self._query.where(self._sql.after(start), self._sql.through(horizon))
                  .order_by(*self._sql.order_by).limit(limit))
         rows = conn.execute(query).all()
-        with _gc_paused():
+        with gc_paused():
             events = [self._event(row) for row in rows]
         if len(events) < limit:
             return events, max(start, horizon)  # nothing else below the horizon matches the filters
@@ -354,21 +354,6 @@ def describe_filters(filters: dict[str, Any]) -> str:
     """`types=a,b tenant_id=A`, or `every event`."""
     parts = [f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in filters.items()]
     return " ".join(parts) or "every event"
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic GC while a batch is built. Its ~10-30 tracked objects per event (payload models,
-    dicts) otherwise set off a full collection every few batches, which cost more than the parsing
-    itself (bench/consumer_read.py: about 2x on typed reads). Collection resumes right after."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _both(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], None]:

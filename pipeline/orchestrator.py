@@ -28,6 +28,7 @@ from pipeline.errors import (
     redact,
     run_status_for,
 )
+from pipeline.gcpause import gc_paused
 from pipeline.heartbeat import Heartbeat
 from pipeline.http.clock import Clock, SystemClock
 from pipeline.leases import Lease, LeaseStore, new_owner
@@ -174,7 +175,7 @@ class PageTransaction:
         before = (dict(self.run.counts), self.run.guarded, self.run.error, self.run.checkpoint_after)
         step("fetched", number)
         try:
-            with write_transaction(self.o.engine) as conn:
+            with gc_paused(), write_transaction(self.o.engine) as conn:
                 self.o.leases.check_fence(conn, self.lease, now)
                 step("check_fence", number)
                 changes = unique_by_key(page.changes)
