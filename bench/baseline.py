@@ -36,9 +36,10 @@ UNORDERED = ("reactions", "reply_users")  # the stream's unordered fields: hashe
 
 def content_digest(record: dict[str, Any]) -> str:
     """The hash gate's digest, with unordered lists sorted as the stream declares."""
-    if any(key in record for key in UNORDERED):
-        record = {k: sorted(v, key=lambda x: orjson.dumps(x, option=_SORT)) if k in UNORDERED and isinstance(v, list)
-                  else v for k, v in record.items()}
+    for name in UNORDERED:
+        value = record.get(name)
+        if isinstance(value, list) and len(value) > 1:
+            record = {**record, name: sorted(value, key=lambda x: orjson.dumps(x, option=_SORT))}
     return hashlib.blake2b(orjson.dumps(record, option=_SORT), digest_size=16).hexdigest()
 TYPED = ("channel", "ts", "thread_ts", "is_reply", "user", "subtype", "text", "edited_ts", "reply_count",
          "latest_reply")

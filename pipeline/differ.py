@@ -31,24 +31,27 @@ def content_hash(
     record: Mapping[str, Any], volatile: Collection[str] = (), unordered: Collection[str] = ()
 ) -> str:
     """The hash gate: equal hashes mean the record did not change (32 hex chars)."""
-    if volatile or unordered:
-        record = {
-            k: (_sorted_list(v) if k in unordered and isinstance(v, list) else v)
-            for k, v in record.items()
-            if k not in volatile
-        }
-    return hashlib.blake2b(canonical_json(record), digest_size=16).hexdigest()
+    return content_hasher(volatile, unordered)(record)
 
 
 def content_hasher(
     volatile: Collection[str] = (), unordered: Collection[str] = ()
 ) -> Callable[[Mapping[str, Any]], str]:
-    """`content_hash` with its arguments fixed: the per-record call on the hash gate's hot path."""
-    if volatile or unordered:
-        return lambda record: content_hash(record, volatile, unordered)
+    """`content_hash` with its arguments fixed: the per-record call on the hash gate's hot path.
+
+    The record is copied only when a field must go (volatile) or a list of two or more items must be
+    sorted (unordered); most records hash as they are.
+    """
     blake2b, dumps = hashlib.blake2b, orjson.dumps
+    drop, sort = frozenset(volatile), tuple(unordered)
 
     def digest(record: Mapping[str, Any]) -> str:
+        if drop:
+            record = {k: v for k, v in record.items() if k not in drop}
+        for name in sort:
+            value = record.get(name)
+            if isinstance(value, list) and len(value) > 1:
+                record = {**record, name: _sorted_list(value)}  # a copy: the caller's record stays
         return blake2b(dumps(record, option=_SORT), digest_size=16).hexdigest()
 
     return digest

@@ -133,3 +133,12 @@ def test_explain_gives_nested_detail_of_a_changed_field() -> None:
 
 def test_explain_of_equal_values_is_empty() -> None:
     assert explain({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2}]}) == {}
+
+
+def test_content_hash_leaves_the_record_as_given() -> None:
+    record = {**RECORD, "tags": ["b", "a"], "seen_at": "2026-02-02"}
+
+    content_hash(record, volatile={"seen_at"}, unordered={"tags"})
+
+    assert record == {**RECORD, "tags": ["b", "a"], "seen_at": "2026-02-02"}
+    assert list(record["tags"]) == ["b", "a"]
