@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from pipeline.config import PipelineConfig, SubscriptionConfig
+from pipeline.fair_share import TenantShares
 from pipeline.http.clock import Clock, SystemClock
 from pipeline.ledger import Run
 from pipeline.orchestrator import Orchestrator, RunOptions
@@ -30,6 +31,8 @@ from pipeline.registry import get_stream
 
 log = logging.getLogger("pipeline.schedule")
 DEFAULT_INTERVAL_S = 300.0
+TICK_S = 1.0
+"""A run deferred because its tenant holds its whole share of workers is tried again this soon."""
 
 
 def trigger_for(sub: SubscriptionConfig) -> BaseTrigger:
@@ -53,6 +56,8 @@ class Scheduler:
         self.settings = settings or {}
         self.stopping = threading.Event()
         self.buckets: dict[str, dict[str, Any]] = {}  # per tenant: one rate budget per vendor method
+        tenants = {sub.tenant for sub in config.subscriptions if sub.enabled}
+        self.shares = TenantShares(config.workers, len(tenants))
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(config.workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -70,9 +75,18 @@ class Scheduler:
         log.info("scheduling %d subscriptions", len(self.scheduler.get_jobs()))
 
     def run_once(self, sub: SubscriptionConfig) -> Run | None:
-        """One run of a subscription; a throttled run asks to be retried when the vendor allows."""
+        """One run, unless the tenant already holds its share of workers (then: one tick later)."""
         if self.stopping.is_set():
             return None
+        with self.shares.slot(sub.tenant) as granted:
+            if granted:
+                return self._run(sub)
+        log.debug("%s/%s: tenant holds its share of workers; deferred", sub.stream, sub.tenant)
+        self.retry_later(sub, TICK_S)
+        return None
+
+    def _run(self, sub: SubscriptionConfig) -> Run:
+        """One run of a subscription; a throttled run asks to be retried when the vendor allows."""
         settings = {**self.settings, "buckets": self.buckets.setdefault(sub.tenant, {})}
         options = RunOptions(lease_ttl_s=self.config.lease_ttl_s, settings=settings,
                              should_stop=self.stopping.is_set)
