@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -31,8 +32,6 @@ from pipeline.registry import get_stream
 
 log = logging.getLogger("pipeline.schedule")
 DEFAULT_INTERVAL_S = 300.0
-TICK_S = 1.0
-"""A run deferred because its tenant holds its whole share of workers is tried again this soon."""
 
 
 def trigger_for(sub: SubscriptionConfig) -> BaseTrigger:
@@ -56,8 +55,9 @@ class Scheduler:
         self.settings = settings or {}
         self.stopping = threading.Event()
         self.buckets: dict[str, dict[str, Any]] = {}  # per tenant: one rate budget per vendor method
-        tenants = {sub.tenant for sub in config.subscriptions if sub.enabled}
-        self.shares = TenantShares(config.workers, len(tenants))
+        enabled = [sub for sub in config.subscriptions if sub.enabled]
+        self.shares = TenantShares(config.workers, len({sub.tenant for sub in enabled}))
+        self.by_key = {job_id(sub): sub for sub in enabled}
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(config.workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -74,16 +74,36 @@ class Scheduler:
         self.scheduler.start()
         log.info("scheduling %d subscriptions", len(self.scheduler.get_jobs()))
 
-    def run_once(self, sub: SubscriptionConfig) -> Run | None:
-        """One run, unless the tenant already holds its share of workers (then: one tick later)."""
-        if self.stopping.is_set():
+    def run_once(self, sub: SubscriptionConfig, *, handed: bool = False) -> Run | None:
+        """One run, unless its tenant holds its whole share of workers: then it queues for the
+        tenant's next free slot, which is handed to it (`handed=True`) without taking a worker."""
+        key = job_id(sub)
+        if handed:
+            self.shares.take_handed(key)
+        elif not self.shares.acquire(sub.tenant, key):
+            log.debug("%s/%s: tenant holds its share of workers; queued", sub.stream, sub.tenant)
             return None
-        with self.shares.slot(sub.tenant) as granted:
-            if granted:
-                return self._run(sub)
-        log.debug("%s/%s: tenant holds its share of workers; deferred", sub.stream, sub.tenant)
-        self.retry_later(sub, TICK_S)
-        return None
+        try:
+            return None if self.stopping.is_set() else self._run(sub)
+        finally:
+            self._hand_over(sub.tenant)
+
+    def _hand_over(self, tenant: str) -> None:
+        """Free the tenant's slot, or start its oldest queued run on it right away."""
+        key = self.shares.release(tenant)
+        if key is None:
+            return
+        sub = self.by_key[key]
+        if self.stopping.is_set():  # nothing starts any more: pass the slot down the queue
+            self.shares.take_handed(key)
+            self._hand_over(tenant)
+            return
+        try:
+            self.scheduler.add_job(self.run_once, "date", run_date=datetime.now().astimezone(), args=[sub],
+                                   kwargs={"handed": True}, id=f"{key}:handed", replace_existing=True)
+        except SchedulerNotRunningError:  # shut down meanwhile
+            self.shares.take_handed(key)
+            self._hand_over(tenant)
 
     def _run(self, sub: SubscriptionConfig) -> Run:
         """One run of a subscription; a throttled run asks to be retried when the vendor allows."""

@@ -1,16 +1,16 @@
-"""Tenant isolation in the scheduler: a tenant never holds more than its share of the workers."""
+"""Tenant isolation in the scheduler: a tenant never holds more than its share of the workers, and
+a run over the share waits for the tenant's next free slot without taking a worker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 
 import pytest
 
 from connectors.slack.sandbox import Sandbox
 from pipeline.config import PipelineConfig
 from pipeline.fair_share import TenantShares
-from pipeline.scheduler import TICK_S, Scheduler, job_id
+from pipeline.scheduler import Scheduler, job_id
 from pipeline.testing import Db
 
 TOKEN_ENV = "FAIR_SHARE_SLACK_TOKEN"
@@ -21,17 +21,30 @@ def test_share_is_workers_over_tenants_and_at_least_one(workers: int, tenants: i
     assert TenantShares(workers, tenants).share == share
 
 
-def test_a_tenant_at_its_share_is_refused_while_another_tenant_is_not() -> None:
+def test_a_tenant_at_its_share_queues_while_another_tenant_runs() -> None:
     shares = TenantShares(workers=4, tenants=2)
 
-    with (shares.slot("a") as first, shares.slot("a") as second, shares.slot("a") as third,
-          shares.slot("b") as other):
-        held = (first, second, third, other)
-    with shares.slot("a") as after:
-        pass
+    granted = [shares.acquire("a", key) for key in ("a1", "a2", "a3", "a3")] + [shares.acquire("b", "b1")]
 
-    assert held == (True, True, False, True)
-    assert after and shares.in_flight("a") == 0 and shares.in_flight("b") == 0
+    assert granted == [True, True, False, False, True]
+    assert shares.waiting("a") == ["a3"] and shares.in_flight("a") == 2
+
+
+def test_a_freed_slot_goes_to_the_oldest_queued_run_before_any_newcomer() -> None:
+    shares = TenantShares(workers=1, tenants=1)
+    shares.acquire("a", "first")
+    shares.acquire("a", "second")
+    shares.acquire("a", "third")
+
+    handed = shares.release("a")
+    newcomer = shares.acquire("a", "first")  # its trigger fires again while "second" waits to start
+    again = shares.acquire("a", "second")  # a slot is already on its way to it: not queued twice
+    shares.take_handed("second")
+
+    assert (handed, newcomer, again) == ("second", False, False)
+    assert shares.waiting("a") == ["third", "first"] and shares.in_flight("a") == 1
+    assert [shares.release("a"), shares.release("a"), shares.release("a")] == ["third", "first", None]
+    assert shares.in_flight("a") == 0
 
 
 @pytest.fixture
@@ -42,25 +55,26 @@ def slack_api() -> Iterator[str]:
 
 def two_tenants(api_url: str) -> PipelineConfig:
     return PipelineConfig.model_validate({"workers": 2, "subscriptions": [
-        {"stream": "slack-channels", "tenant": tenant, "interval": "1m", "token_env": TOKEN_ENV,
-         "api_url": api_url} for tenant in ("storming", "calm")
+        {"stream": stream, "tenant": tenant, "interval": "1m", "token_env": TOKEN_ENV, "api_url": api_url}
+        for tenant in ("storming", "calm") for stream in ("slack-channels", "slack-users")
     ]})
 
 
-def test_a_tenant_holding_its_share_is_deferred_one_tick_and_the_other_runs_now(
+def test_a_tenant_holding_its_share_waits_for_its_own_slot_and_the_other_tenant_runs_now(
     db: Db, slack_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, "xoxb-sandbox-token")
     scheduler = Scheduler(db.engine, two_tenants(slack_api))
-    storming, calm = scheduler.config.subscriptions
+    storming_channels, storming_users, calm_channels, _ = scheduler.config.subscriptions
+    assert scheduler.shares.acquire("storming", job_id(storming_channels))  # waiting out a Retry-After
 
-    with scheduler.shares.slot("storming"):  # its one worker is busy waiting out a Retry-After
-        deferred = scheduler.run_once(storming)
-        ran = scheduler.run_once(calm)
-    retry = scheduler.scheduler.get_job(f"{job_id(storming)}:retry")
+    queued = scheduler.run_once(storming_users)
+    calm = scheduler.run_once(calm_channels)
+    scheduler._hand_over("storming")  # the storming run ends: its slot goes to the queued run
+    handed = scheduler.scheduler.get_job(f"{job_id(storming_users)}:handed")
+    resumed = scheduler.run_once(storming_users, handed=True)
 
-    assert deferred is None and ran is not None and ran.status == "success"
-    assert retry is not None
-    soon = retry.trigger.run_date - datetime.now().astimezone()
-    assert timedelta(0) < soon <= timedelta(seconds=TICK_S)
-    assert scheduler.shares.in_flight("calm") == 0
+    assert queued is None and calm is not None and calm.status == "success"
+    assert handed is not None and handed.kwargs == {"handed": True}
+    assert resumed is not None and resumed.status == "success"
+    assert scheduler.shares.in_flight("storming") == 0 and scheduler.shares.in_flight("calm") == 0
