@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.gcpause import gc_paused
+from pipeline.gcpause import Pause, gc_paused
 from pipeline.orchestrator import RunOptions
 from pipeline.testing import Db, ScriptedSource, item
 
@@ -65,3 +65,27 @@ def test_page_transactions_run_paused_and_leave_the_collector_on(db: Db) -> None
     run = db.run(ScriptedSource([[item("1")], [item("2")]]), options=RunOptions(on_step=on_step))
 
     assert run.status == "success" and seen == [False, False] and gc.isenabled()
+
+
+def test_a_pause_kept_up_by_overlapping_blocks_still_collects_every_max_pause() -> None:
+    now = [0.0]
+    pause = Pause(clock=lambda: now[0], max_pause_s=5.0)
+    collections: list[str] = []
+
+    def count(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(phase)
+
+    gc.callbacks.append(count)
+    try:
+        pause.enter()  # a long block, e.g. another worker's page
+        for _ in range(3):  # short blocks come and go, 3 s apart: the pause never ends
+            now[0] += 3.0
+            pause.enter()
+            pause.leave()
+        during = (len(collections), gc.isenabled())
+        pause.leave()
+    finally:
+        gc.callbacks.remove(count)
+
+    assert during == (1, False) and gc.isenabled()
