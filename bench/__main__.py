@@ -28,8 +28,11 @@ from bench.measure import rates
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {  # records/s on 2 cores, engine path (bench/README.md "What good is")
-    ("sqlite", "initial"): 25_000, ("sqlite", "nochange"): 60_000, ("sqlite", "churn"): 35_000,
-    ("postgres", "initial"): 12_000, ("postgres", "nochange"): 40_000,
+    ("sqlite", "initial"): 25_000,
+    ("sqlite", "nochange"): 60_000,
+    ("sqlite", "churn"): 35_000,
+    ("postgres", "initial"): 12_000,
+    ("postgres", "nochange"): 40_000,
 }
 MIN_VS_BASELINE = 0.7
 MAX_RSS_MB = 250.0
@@ -37,23 +40,36 @@ MAX_RSS_MB = 250.0
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    p.add_argument("--records", default="100000",
-                   help="records per run; a comma-separated list runs each size (default 100000)")
+    p.add_argument(
+        "--records",
+        default="100000",
+        help="records per run; a comma-separated list runs each size (default 100000)",
+    )
     p.add_argument("--backend", choices=("sqlite", "postgres", "all"), default="all")
     p.add_argument("--scenario", choices=(*SCENARIOS, "all"), default="all")
-    p.add_argument("--path", choices=("engine", "e2e", "all"), default="engine",
-                   help="engine: pre-built pages through the Orchestrator (+ baseline and dlt); "
-                        "e2e: the Slack stream against the sandbox")
-    p.add_argument("--peers", default="baseline,dlt",
-                   help="comparisons run with the engine path: baseline,dlt (or 'none')")
+    p.add_argument(
+        "--path",
+        choices=("engine", "e2e", "all"),
+        default="engine",
+        help="engine: pre-built pages through the Orchestrator (+ baseline and dlt); "
+        "e2e: the Slack stream against the sandbox",
+    )
+    p.add_argument(
+        "--peers",
+        default="baseline,dlt",
+        help="comparisons run with the engine path: baseline,dlt (or 'none')",
+    )
     p.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best is kept")
     p.add_argument("--json", metavar="PATH", help="also write the JSON lines here")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", help="where SQLite files and dlt state go (default: a temp dir)")
     p.add_argument("--e2e-transport", choices=("inprocess", "http"), default="inprocess")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run")
-    p.add_argument("--pg-url", default=None, help=f"PostgreSQL URL (default ${databases.BENCH_PG_ENV} or "
-                                                 f"{databases.DEFAULT_PG_URL})")
+    p.add_argument(
+        "--pg-url",
+        default=None,
+        help=f"PostgreSQL URL (default ${databases.BENCH_PG_ENV} or {databases.DEFAULT_PG_URL})",
+    )
     return p.parse_args(argv)
 
 
@@ -61,7 +77,9 @@ def plan_paths(args: argparse.Namespace) -> list[str]:
     paths: list[str] = []
     if args.path in ("engine", "all"):
         paths.append("engine")
-        peers = [] if args.peers == "none" else [x.strip() for x in args.peers.split(",") if x.strip()]
+        peers = (
+            [] if args.peers == "none" else [x.strip() for x in args.peers.split(",") if x.strip()]
+        )
         paths += [x for x in ("baseline", "dlt") if x in peers]
     if args.path in ("e2e", "all"):
         paths.append("e2e")
@@ -70,12 +88,20 @@ def plan_paths(args: argparse.Namespace) -> list[str]:
 
 def worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run one spec in a fresh process; its last stdout line is the result."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
     env.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.worker", json.dumps(spec)], cwd=spec["workdir"], env=env,
-            capture_output=True, text=True, timeout=timeout, check=False,
+            [sys.executable, "-m", "bench.worker", json.dumps(spec)],
+            cwd=spec["workdir"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {timeout:.0f} s"}
@@ -112,16 +138,32 @@ def size_mb(path: str, url: str, workdir: Path) -> float:
 
 
 def run_sequence(
-    args: argparse.Namespace, backend: str, path: str, records: int, scenarios: list[str], workdir: Path,
+    args: argparse.Namespace,
+    backend: str,
+    path: str,
+    records: int,
+    scenarios: list[str],
+    workdir: Path,
 ) -> dict[str, dict[str, Any]]:
     """A fresh database, then the scenarios in order; returns the measured ones by scenario."""
-    url = args.pg_url or databases.pg_url() if backend == "postgres" else databases.sqlite_url(workdir, path)
+    url = (
+        args.pg_url or databases.pg_url()
+        if backend == "postgres"
+        else databases.sqlite_url(workdir, path)
+    )
     order = [s for s in SCENARIOS if s in scenarios or (s == "initial" and scenarios)]
     reset(path, url, workdir)
     out: dict[str, dict[str, Any]] = {}
     for scenario in order:
-        spec = {"path": path, "scenario": scenario, "url": url, "records": records, "seed": args.seed,
-                "workdir": str(workdir), "transport": args.e2e_transport}
+        spec = {
+            "path": path,
+            "scenario": scenario,
+            "url": url,
+            "records": records,
+            "seed": args.seed,
+            "workdir": str(workdir),
+            "transport": args.e2e_transport,
+        }
         started = time.perf_counter()
         result = worker(spec, args.timeout)
         measured = scenario in scenarios
@@ -132,18 +174,28 @@ def run_sequence(
             break
         result["db_size_mb"] = size_mb(path, url, workdir)
         processed = result.get("messages") or scenario_size(scenario, records)
-        print(f"  {backend:8} {path:8} {scenario:8} {processed:>8} records in {result['seconds']:7.2f} s "
-              f"({processed / result['seconds']:>8.0f}/s, rss {result['peak_rss_mb']:.0f} MB, "
-              f"{time.perf_counter() - started:.0f} s with setup){note}", file=sys.stderr)
+        print(
+            f"  {backend:8} {path:8} {scenario:8} {processed:>8} records in {result['seconds']:7.2f} s "
+            f"({processed / result['seconds']:>8.0f}/s, rss {result['peak_rss_mb']:.0f} MB, "
+            f"{time.perf_counter() - started:.0f} s with setup){note}",
+            file=sys.stderr,
+        )
         if measured:
             out[scenario] = result
     return out
 
 
-def line(backend: str, path: str, scenario: str, records: int, result: dict[str, Any]) -> dict[str, Any]:
+def line(
+    backend: str, path: str, scenario: str, records: int, result: dict[str, Any]
+) -> dict[str, Any]:
     processed = int(result.get("messages") or scenario_size(scenario, records))
-    row: dict[str, Any] = {"scenario": scenario, "backend": backend, "path": path, "records": processed,
-                           "records_requested": records}
+    row: dict[str, Any] = {
+        "scenario": scenario,
+        "backend": backend,
+        "path": path,
+        "records": processed,
+        "records_requested": records,
+    }
     if "error" in result:
         return {**row, "error": result["error"]}
     seconds = float(result["seconds"])
@@ -151,11 +203,25 @@ def line(backend: str, path: str, scenario: str, records: int, result: dict[str,
     row["cpu_us_per_record"] = round(result["cpu_seconds"] / processed * 1e6, 2)
     if result.get("server_cpu_seconds") is not None:
         row["server_cpu_us_per_record"] = round(result["server_cpu_seconds"] / processed * 1e6, 2)
-    row.update(peak_rss_mb=result["peak_rss_mb"], db_size_mb=result["db_size_mb"],
-               wall_seconds=round(result["wall_seconds"], 3),
-               generate_seconds=round(result.get("generate_seconds", 0.0), 3), counts=result.get("counts"))
-    for key in ("api_calls", "api_calls_per_message", "calls_by_method", "simulated_wait_s", "transport",
-                "churned", "strategy", "dlt_version", "repeats", "all_seconds"):
+    row.update(
+        peak_rss_mb=result["peak_rss_mb"],
+        db_size_mb=result["db_size_mb"],
+        wall_seconds=round(result["wall_seconds"], 3),
+        generate_seconds=round(result.get("generate_seconds", 0.0), 3),
+        counts=result.get("counts"),
+    )
+    for key in (
+        "api_calls",
+        "api_calls_per_message",
+        "calls_by_method",
+        "simulated_wait_s",
+        "transport",
+        "churned",
+        "strategy",
+        "dlt_version",
+        "repeats",
+        "all_seconds",
+    ):
         if key in result:
             row[key] = result[key]
     return row
@@ -177,7 +243,9 @@ def compare(lines: list[dict[str, Any]]) -> None:
     for ln in lines:
         key = (ln["backend"], ln["scenario"], ln["records_requested"])
         base = by.get((key[0], "baseline", key[1], key[2]))
-        comparable = base is not None and "error" not in base and ln["path"] != "e2e"  # e2e: another workload
+        comparable = (
+            base is not None and "error" not in base and ln["path"] != "e2e"
+        )  # e2e: another workload
         ln["baseline_records_per_s"] = base["records_per_s"] if comparable and base else None
         if ln["path"] != "engine" or "error" in ln:
             continue
@@ -211,20 +279,32 @@ def rss_flatness(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         small = min(group, key=lambda g: g["records_requested"])
         large = max(group, key=lambda g: g["records_requested"])
         growth = large["peak_rss_mb"] / small["peak_rss_mb"] - 1
-        out.append({"check": "rss_flat", "backend": backend, "path": path, "scenario": scenario,
-                    "records": [small["records_requested"], large["records_requested"]],
-                    "peak_rss_mb": [small["peak_rss_mb"], large["peak_rss_mb"]],
-                    "growth": round(growth, 3), "flat": abs(growth) <= 0.20})
+        out.append(
+            {
+                "check": "rss_flat",
+                "backend": backend,
+                "path": path,
+                "scenario": scenario,
+                "records": [small["records_requested"], large["records_requested"]],
+                "peak_rss_mb": [small["peak_rss_mb"], large["peak_rss_mb"]],
+                "growth": round(growth, 3),
+                "flat": abs(growth) <= 0.20,
+            }
+        )
     return out
 
 
 def table(lines: list[dict[str, Any]]) -> str:
-    head = (f"{'backend':<9}{'path':<9}{'scenario':<9}{'records':>9}{'rec/s':>9}{'µs/rec':>8}{'cpu µs':>8}"
-            f"{'srv µs':>8}{'×base':>7}{'×dlt':>7}{'RSS MB':>8}{'DB MB':>8}{'calls/msg':>10}  target")
+    head = (
+        f"{'backend':<9}{'path':<9}{'scenario':<9}{'records':>9}{'rec/s':>9}{'µs/rec':>8}{'cpu µs':>8}"
+        f"{'srv µs':>8}{'×base':>7}{'×dlt':>7}{'RSS MB':>8}{'DB MB':>8}{'calls/msg':>10}  target"
+    )
     rows = [head, "-" * len(head)]
     for ln in lines:
         if "error" in ln:
-            rows.append(f"{ln['backend']:<9}{ln['path']:<9}{ln['scenario']:<9}{ln['records']:>9}  error: {ln['error'][:80]}")
+            rows.append(
+                f"{ln['backend']:<9}{ln['path']:<9}{ln['scenario']:<9}{ln['records']:>9}  error: {ln['error'][:80]}"
+            )
             continue
         target = ""
         if "target_records_per_s" in ln:
@@ -260,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
             for path in paths:
                 runs: dict[str, list[dict[str, Any]]] = {s: [] for s in scenarios}
                 for _ in range(max(args.repeat, 1)):
-                    for scenario, result in run_sequence(args, backend, path, records, scenarios, workdir).items():
+                    for scenario, result in run_sequence(
+                        args, backend, path, records, scenarios, workdir
+                    ).items():
                         runs[scenario].append(result)
                 for scenario in scenarios:
                     if runs[scenario]:
@@ -273,9 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text("\n".join(output) + "\n")
     print("\n" + table(lines), file=sys.stderr)
     for check in checks:
-        print(f"peak RSS {check['backend']}/{check['path']}/{check['scenario']}: {check['peak_rss_mb'][0]:.0f} MB at "
-              f"{check['records'][0]} → {check['peak_rss_mb'][1]:.0f} MB at {check['records'][1]} "
-              f"({check['growth']:+.0%}, {'flat' if check['flat'] else 'NOT flat'})", file=sys.stderr)
+        print(
+            f"peak RSS {check['backend']}/{check['path']}/{check['scenario']}: {check['peak_rss_mb'][0]:.0f} MB at "
+            f"{check['records'][0]} → {check['peak_rss_mb'][1]:.0f} MB at {check['records'][1]} "
+            f"({check['growth']:+.0%}, {'flat' if check['flat'] else 'NOT flat'})",
+            file=sys.stderr,
+        )
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

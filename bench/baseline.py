@@ -41,15 +41,63 @@ def content_digest(record: dict[str, Any]) -> str:
         if isinstance(value, list) and len(value) > 1:
             record = {**record, name: sorted(value, key=lambda x: orjson.dumps(x, option=_SORT))}
     return hashlib.blake2b(orjson.dumps(record, option=_SORT), digest_size=16).hexdigest()
-TYPED = ("channel", "ts", "thread_ts", "is_reply", "user", "subtype", "text", "edited_ts", "reply_count",
-         "latest_reply")
-UPSERT_COLUMNS = ("id", "tenant_id", "provider", "external_id", "content_hash", "version", "data", *TYPED,
-                  "created_at", "updated_at", "deleted_at", "delete_reason")
-ITEM_COLUMNS = ("run_id", "tenant_id", "entity_type", "external_id", "local_id", "operation", "status",
-                "changed_fields", "error", "created_at")
-EVENT_COLUMNS = ("event_id", "aggregatetype", "aggregateid", "type", "payload", "tenant_id", "source",
-                 "subscription_id", "run_id", "occurred_at")
-EVENT_TYPES = {"created": "message_created", "updated": "message_edited", "deleted": "message_deleted"}
+
+
+TYPED = (
+    "channel",
+    "ts",
+    "thread_ts",
+    "is_reply",
+    "user",
+    "subtype",
+    "text",
+    "edited_ts",
+    "reply_count",
+    "latest_reply",
+)
+UPSERT_COLUMNS = (
+    "id",
+    "tenant_id",
+    "provider",
+    "external_id",
+    "content_hash",
+    "version",
+    "data",
+    *TYPED,
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "delete_reason",
+)
+ITEM_COLUMNS = (
+    "run_id",
+    "tenant_id",
+    "entity_type",
+    "external_id",
+    "local_id",
+    "operation",
+    "status",
+    "changed_fields",
+    "error",
+    "created_at",
+)
+EVENT_COLUMNS = (
+    "event_id",
+    "aggregatetype",
+    "aggregateid",
+    "type",
+    "payload",
+    "tenant_id",
+    "source",
+    "subscription_id",
+    "run_id",
+    "occurred_at",
+)
+EVENT_TYPES = {
+    "created": "message_created",
+    "updated": "message_edited",
+    "deleted": "message_deleted",
+}
 
 
 def canonical(raw: dict[str, Any]) -> dict[str, Any]:
@@ -57,13 +105,23 @@ def canonical(raw: dict[str, Any]) -> dict[str, Any]:
     edited = raw.get("edited") or {}
     ts, thread_ts = raw["ts"], raw.get("thread_ts")
     return {
-        "channel": raw["channel"], "ts": ts, "thread_ts": thread_ts,
+        "channel": raw["channel"],
+        "ts": ts,
+        "thread_ts": thread_ts,
         "is_reply": thread_ts is not None and thread_ts != ts,
-        "user": raw.get("user"), "bot_id": raw.get("bot_id"), "subtype": raw.get("subtype"),
-        "text": raw.get("text"), "blocks": raw.get("blocks"), "attachments": raw.get("attachments"),
-        "files": raw.get("files"), "reactions": raw.get("reactions"), "edited_ts": edited.get("ts"),
-        "edited_by": edited.get("user"), "reply_count": raw.get("reply_count"),
-        "reply_users": raw.get("reply_users"), "latest_reply": raw.get("latest_reply"),
+        "user": raw.get("user"),
+        "bot_id": raw.get("bot_id"),
+        "subtype": raw.get("subtype"),
+        "text": raw.get("text"),
+        "blocks": raw.get("blocks"),
+        "attachments": raw.get("attachments"),
+        "files": raw.get("files"),
+        "reactions": raw.get("reactions"),
+        "edited_ts": edited.get("ts"),
+        "edited_by": edited.get("user"),
+        "reply_count": raw.get("reply_count"),
+        "reply_users": raw.get("reply_users"),
+        "latest_reply": raw.get("latest_reply"),
         "parent_user_id": raw.get("parent_user_id"),
     }
 
@@ -91,13 +149,19 @@ class Dialect:
             self.p = "%s"
         else:
             self.conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "busy_timeout=30000",
+                "foreign_keys=ON",
+            ):
                 self.conn.execute(f"PRAGMA {pragma}")
             self.p = "?"
         p = self.p
         cast = (lambda t: f"::{t}") if self.is_pg else (lambda t: "")
         upsert_values = ", ".join(
-            p + (cast("uuid") if c == "id" else cast("jsonb") if c == "data" else "") for c in UPSERT_COLUMNS
+            p + (cast("uuid") if c == "id" else cast("jsonb") if c == "data" else "")
+            for c in UPSERT_COLUMNS
         )
         keep = {"id", "tenant_id", "provider", "external_id", "created_at"}
         quoted = [f'"{c}"' for c in UPSERT_COLUMNS]
@@ -119,7 +183,9 @@ class Dialect:
             f"({', '.join(p + (cast('uuid') if c == 'event_id' else cast('jsonb') if c == 'payload' else '') for c in EVENT_COLUMNS)})"
         )
         self.checkpoint = f"UPDATE integration_subscriptions SET checkpoint = {p}{cast('jsonb')}, updated_at = {p} WHERE id = {p}"
-        if self.is_pg:  # one index probe per key: immune to stale planner statistics (see sinks/sql.py)
+        if (
+            self.is_pg
+        ):  # one index probe per key: immune to stale planner statistics (see sinks/sql.py)
             self.slim = (
                 "SELECT m.external_id, m.id::text, m.content_hash, m.version, m.deleted_at IS NOT NULL "
                 "FROM unnest(%s::varchar[]) AS k(key), LATERAL (SELECT * FROM slack_messages m "
@@ -133,9 +199,17 @@ class Dialect:
 
     def read(self, which: str, keys: list[str]) -> list[tuple[Any, ...]]:
         if self.is_pg:
-            return list(self.conn.execute(self.slim if which == "slim" else self.data, (keys, TENANT, PROVIDER)))
+            return list(
+                self.conn.execute(
+                    self.slim if which == "slim" else self.data, (keys, TENANT, PROVIDER)
+                )
+            )
         marks = ", ".join("?" * len(keys))
-        cols = "external_id, id, content_hash, version, deleted_at IS NOT NULL" if which == "slim" else "external_id, data"
+        cols = (
+            "external_id, id, content_hash, version, deleted_at IS NOT NULL"
+            if which == "slim"
+            else "external_id, data"
+        )
         sql = f"SELECT {cols} FROM slack_messages WHERE tenant_id = ? AND provider = ? AND external_id IN ({marks})"
         return self.conn.execute(sql, (TENANT, PROVIDER, *keys)).fetchall()
 
@@ -178,7 +252,9 @@ def setup(d: Dialect, run_id: str) -> None:
     d.commit()
 
 
-def apply_page(d: Dialect, ops: list[Any], run_id: str, page_no: int, counts: dict[str, int]) -> None:
+def apply_page(
+    d: Dialect, ops: list[Any], run_id: str, page_no: int, counts: dict[str, int]
+) -> None:
     now = d.now()
     dumps: Callable[[Any], str] = lambda v: orjson.dumps(v).decode()  # noqa: E731
     d.begin()
@@ -189,21 +265,74 @@ def apply_page(d: Dialect, ops: list[Any], run_id: str, page_no: int, counts: di
     events: list[tuple[Any, ...]] = []
     pending: list[tuple[str, tuple[Any, ...], dict[str, Any], str]] = []
 
-    def write(op_name: str, key: str, entity_id: str, version: int, record: dict[str, Any], digest: str,
-              changed: dict[str, Any]) -> None:
-        upserts.append((entity_id, TENANT, PROVIDER, key, digest, version, dumps(record),
-                        *(record[c] for c in TYPED), now, now, None, None))
+    def write(
+        op_name: str,
+        key: str,
+        entity_id: str,
+        version: int,
+        record: dict[str, Any],
+        digest: str,
+        changed: dict[str, Any],
+    ) -> None:
+        upserts.append(
+            (
+                entity_id,
+                TENANT,
+                PROVIDER,
+                key,
+                digest,
+                version,
+                dumps(record),
+                *(record[c] for c in TYPED),
+                now,
+                now,
+                None,
+                None,
+            )
+        )
         emit(op_name, key, entity_id, version, changed)
 
-    def emit(op_name: str, key: str, entity_id: str, version: int, changed: dict[str, Any] | None) -> None:
+    def emit(
+        op_name: str, key: str, entity_id: str, version: int, changed: dict[str, Any] | None
+    ) -> None:
         counts[op_name] += 1
         type_ = EVENT_TYPES[op_name]
-        items.append((run_id, TENANT, ENTITY, key, entity_id, op_name, "success", dumps(changed or {}), None, now))
-        payload: dict[str, Any] = {"entityId": entity_id, "externalId": key, "provider": PROVIDER, "source": "integration"}
+        items.append(
+            (
+                run_id,
+                TENANT,
+                ENTITY,
+                key,
+                entity_id,
+                op_name,
+                "success",
+                dumps(changed or {}),
+                None,
+                now,
+            )
+        )
+        payload: dict[str, Any] = {
+            "entityId": entity_id,
+            "externalId": key,
+            "provider": PROVIDER,
+            "source": "integration",
+        }
         if changed is not None:
             payload["changedFields"] = changed
-        events.append((uuid5(f"{SUBSCRIPTION_ID}\x1f{key}\x1f{type_}\x1f{version}"), ENTITY, entity_id, type_,
-                       dumps(payload), TENANT, "integration", SUBSCRIPTION_ID, run_id, now))
+        events.append(
+            (
+                uuid5(f"{SUBSCRIPTION_ID}\x1f{key}\x1f{type_}\x1f{version}"),
+                ENTITY,
+                entity_id,
+                type_,
+                dumps(payload),
+                TENANT,
+                "integration",
+                SUBSCRIPTION_ID,
+                run_id,
+                now,
+            )
+        )
 
     for op in ops:
         row = stored.get(op.key)
@@ -225,13 +354,22 @@ def apply_page(d: Dialect, ops: list[Any], run_id: str, page_no: int, counts: di
             continue
         entity_id = str(row[1]) if row is not None else str(uuid.uuid4())
         version = row[3] + 1 if row is not None else 1
-        write("created", op.key, entity_id, version, record, digest,
-              {k: {"from": None, "to": v} for k, v in record.items() if v is not None})
+        write(
+            "created",
+            op.key,
+            entity_id,
+            version,
+            record,
+            digest,
+            {k: {"from": None, "to": v} for k, v in record.items() if v is not None},
+        )
     if pending:
         old = {r[0]: d.decode(r[1]) for r in d.read("data", [p[0] for p in pending])}
         for key, row, record, digest in pending:
             before = old.get(key, {})
-            changed = {k: {"from": before.get(k), "to": v} for k, v in record.items() if before.get(k) != v}
+            changed = {
+                k: {"from": before.get(k), "to": v} for k, v in record.items() if before.get(k) != v
+            }
             if not changed:
                 counts["noop"] += 1
                 continue
@@ -240,7 +378,9 @@ def apply_page(d: Dialect, ops: list[Any], run_id: str, page_no: int, counts: di
     d.many(d.tombstone, tombstones)
     d.many(d.items, items)
     d.many(d.events, events)
-    d.conn.execute(d.checkpoint, (dumps({"bench": "baseline", "page": page_no}), now, SUBSCRIPTION_ID))
+    d.conn.execute(
+        d.checkpoint, (dumps({"bench": "baseline", "page": page_no}), now, SUBSCRIPTION_ID)
+    )
     d.commit()
 
 
@@ -256,12 +396,20 @@ def run(url: str, scenario: str, records: int, seed: int = 0) -> dict[str, Any]:
         for number, ops in enumerate(pages, start=1):
             apply_page(d, ops, run_id, number, counts)
         d.begin()
-        d.conn.execute(f"UPDATE integration_runs SET status = 'success' WHERE id = {d.p}", (run_id,))
+        d.conn.execute(
+            f"UPDATE integration_runs SET status = 'success' WHERE id = {d.p}", (run_id,)
+        )
         d.commit()
         watch.stop()
         server_cpu = pg_server_cpu_s(d.conn) if d.is_pg else None
     finally:
         d.conn.close()
-    return {"seconds": watch.wall - pages.seconds, "cpu_seconds": watch.cpu - pages.cpu_seconds,
-            "server_cpu_seconds": server_cpu, "wall_seconds": watch.wall, "generate_seconds": pages.seconds,
-            "pages": number, "counts": counts}
+    return {
+        "seconds": watch.wall - pages.seconds,
+        "cpu_seconds": watch.cpu - pages.cpu_seconds,
+        "server_cpu_seconds": server_cpu,
+        "wall_seconds": watch.wall,
+        "generate_seconds": pages.seconds,
+        "pages": number,
+        "counts": counts,
+    }

@@ -50,11 +50,22 @@ def event_row(i: int, now: datetime) -> dict[str, Any]:
     changed: dict[str, Any] | None = {f: {"from": None, "to": f"{f} value {i}"} for f in FIELDS}
     if op == "edited":
         changed = {"text": {"from": f"text {i}", "to": f"text {i} (edited)"}}
-    payload = build_payload(entity_id, f"C024BE91L:{1700000000 + i}.000100", "slack",
-                            None if op == "deleted" else changed)
-    return {"event_id": str(uuid.uuid4()), "aggregatetype": "message", "aggregateid": entity_id,
-            "type": f"message_{op}", "payload": payload, "tenant_id": "bench",
-            "source": "integration", "occurred_at": now}
+    payload = build_payload(
+        entity_id,
+        f"C024BE91L:{1700000000 + i}.000100",
+        "slack",
+        None if op == "deleted" else changed,
+    )
+    return {
+        "event_id": str(uuid.uuid4()),
+        "aggregatetype": "message",
+        "aggregateid": entity_id,
+        "type": f"message_{op}",
+        "payload": payload,
+        "tenant_id": "bench",
+        "source": "integration",
+        "occurred_at": now,
+    }
 
 
 def write_events(engine: Engine, count: int, per_tx: int = PAGE) -> None:
@@ -88,8 +99,9 @@ def ensure_database(url: str) -> None:
     target = make_url(url)
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                            {"n": target.database}).first():
+        if not conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+        ).first():
             conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
     admin.dispose()
 
@@ -97,10 +109,24 @@ def ensure_database(url: str) -> None:
 def core_select(engine: Engine, batch: int) -> int:
     """The floor: the same columns raw through a bare Core select by id; no objects, no parsing."""
     c, last, total = event_outbox.c, 0, 0
-    raw = [sa.type_coerce(c.event_id, sa.String), sa.type_coerce(c.occurred_at, sa.String),
-           sa.cast(c.payload, sa.Text)]
-    query = sa.select(c.id, raw[0], c.type, c.aggregatetype, c.aggregateid, c.tenant_id, c.source,
-                      c.subscription_id, c.run_id, raw[1], raw[2])
+    raw = [
+        sa.type_coerce(c.event_id, sa.String),
+        sa.type_coerce(c.occurred_at, sa.String),
+        sa.cast(c.payload, sa.Text),
+    ]
+    query = sa.select(
+        c.id,
+        raw[0],
+        c.type,
+        c.aggregatetype,
+        c.aggregateid,
+        c.tenant_id,
+        c.source,
+        c.subscription_id,
+        c.run_id,
+        raw[1],
+        raw[2],
+    )
     while True:
         with engine.connect() as conn:
             rows = conn.execute(query.where(c.id > last).order_by(c.id).limit(batch)).all()
@@ -125,17 +151,23 @@ def throughput(name: str, count: int, run: Callable[[], int], repeat: int) -> di
         assert run() == count, name
         wall = min(wall, time.perf_counter() - started)
         cpu = min(cpu, time.process_time() - cpu_started)
-    return {"measure": name, "events": count, "wall_s": round(wall, 3),
-            "events_per_s": round(count / wall), "events_per_cpu_s": round(count / cpu),
-            "us_per_event": round(wall / count * 1e6, 2)}
+    return {
+        "measure": name,
+        "events": count,
+        "wall_s": round(wall, 3),
+        "events_per_s": round(count / wall),
+        "events_per_cpu_s": round(count / cpu),
+        "us_per_event": round(wall / count * 1e6, 2),
+    }
 
 
 def follow_latency(engine: Engine, transactions: int, per_tx: int, gap_s: float) -> dict[str, Any]:
     """A writer thread commits page transactions (with NOTIFY) while a follower reads them."""
     committed: dict[str, float] = {}
     reader = OutboxReader(engine, typed=True, position=_end(engine))
-    writer = threading.Thread(target=_write_paced,
-                              args=(engine, transactions, per_tx, gap_s, committed))
+    writer = threading.Thread(
+        target=_write_paced, args=(engine, transactions, per_tx, gap_s, committed)
+    )
     start_writer = lambda: writer.ident or writer.start()  # noqa: E731 (after the first read)
     latencies = []
     with closing(reader.follow(max_idle_s=10.0, after_batch=start_writer)) as events:
@@ -144,10 +176,13 @@ def follow_latency(engine: Engine, transactions: int, per_tx: int, gap_s: float)
             latencies.append(time.monotonic() - committed[transaction])
     writer.join()
     latencies.sort()
-    return {"measure": "follow: commit -> delivery", "events": len(latencies),
-            "p50_ms": round(statistics.median(latencies) * 1000, 1),
-            "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 1),
-            "max_ms": round(latencies[-1] * 1000, 1)}
+    return {
+        "measure": "follow: commit -> delivery",
+        "events": len(latencies),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 1),
+        "max_ms": round(latencies[-1] * 1000, 1),
+    }
 
 
 def _end(engine: Engine) -> Any:
@@ -156,8 +191,9 @@ def _end(engine: Engine) -> Any:
     return reader.position
 
 
-def _write_paced(engine: Engine, transactions: int, per_tx: int, gap_s: float,
-                 committed: dict[str, float]) -> None:
+def _write_paced(
+    engine: Engine, transactions: int, per_tx: int, gap_s: float, committed: dict[str, float]
+) -> None:
     writer, now = OutboxWriter(), datetime.now(UTC)
     for t in range(transactions):
         rows = [event_row(i, now) for i in range(per_tx)]
@@ -173,8 +209,10 @@ def _write_paced(engine: Engine, transactions: int, per_tx: int, gap_s: float,
 def machine(engine: Engine) -> str:
     """CPU, cores, load, Python and database versions: the figures mean little without them."""
     lines = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-               platform.processor())
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+        platform.processor(),
+    )
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             db = str(conn.exec_driver_sql("SELECT version()").scalar()).split(" on ")[0]
@@ -189,7 +227,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     cells = [keys] + [[str(row.get(k, "")) for k in keys] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(keys))]
     for row in cells:
-        padded = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        padded = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         print("  ".join(padded))
 
 
@@ -206,15 +247,21 @@ def measure(engine: Engine, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.consumer_read",
-                                     description="Outbox consumer read throughput and latency.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.consumer_read",
+        description="Outbox consumer read throughput and latency.",
+    )
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--batch", type=int, default=PAGE, help="events per read")
     parser.add_argument("--repeat", type=int, default=3, help="best of N timed reads")
     parser.add_argument("--db-url", help="another database (PostgreSQL: a schema is made in it)")
-    parser.add_argument("--follow-transactions", type=int, default=200,
-                        help="page transactions of 10 events in the PostgreSQL latency run")
+    parser.add_argument(
+        "--follow-transactions",
+        type=int,
+        default=200,
+        help="page transactions of 10 events in the PostgreSQL latency run",
+    )
     args = parser.parse_args(argv)
     register_entity("message")
     with tempfile.TemporaryDirectory() as workdir:
@@ -222,8 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         write_events(engine, args.events)
         rows = measure(engine, args)
         print(f"machine: {machine(engine)}")
-        print(f"backend: {args.backend}, {args.events} events, batch {args.batch}, "
-              f"best of {args.repeat}")
+        print(
+            f"backend: {args.backend}, {args.events} events, batch {args.batch}, "
+            f"best of {args.repeat}"
+        )
         print_table(rows)
         engine.dispose()
     return 0

@@ -31,8 +31,75 @@ DELETE_PERMILLE = 10  # 1 % deleted
 NEW_PERCENT = 1  # 1 % new
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-_WORDS = ["deploy", "ship", "review", "merge", "the", "a", "to", "of", "fix", "bug", "build", "release", "metrics", "latency", "cache", "queue", "retry", "shard", "index", "schema", "migration", "rollback", "config", "flag", "token", "budget", "window", "cursor", "page", "incident", "postmortem", "oncall", "dashboard", "alert", "canary", "rollout", "staging", "prod", "customer", "ticket", "sprint", "roadmap", "café", "naïve", "résumé", "Zürich", "東京", "données", "façade", "jalapeño", "straße", "коммит", "🚀", "✅", "🔥", "👀"]
-_EMOJI = ("tada", "eyes", "white_check_mark", "rocket", "fire", "thinking_face", "+1", "heart", "pray")
+_WORDS = [
+    "deploy",
+    "ship",
+    "review",
+    "merge",
+    "the",
+    "a",
+    "to",
+    "of",
+    "fix",
+    "bug",
+    "build",
+    "release",
+    "metrics",
+    "latency",
+    "cache",
+    "queue",
+    "retry",
+    "shard",
+    "index",
+    "schema",
+    "migration",
+    "rollback",
+    "config",
+    "flag",
+    "token",
+    "budget",
+    "window",
+    "cursor",
+    "page",
+    "incident",
+    "postmortem",
+    "oncall",
+    "dashboard",
+    "alert",
+    "canary",
+    "rollout",
+    "staging",
+    "prod",
+    "customer",
+    "ticket",
+    "sprint",
+    "roadmap",
+    "café",
+    "naïve",
+    "résumé",
+    "Zürich",
+    "東京",
+    "données",
+    "façade",
+    "jalapeño",
+    "straße",
+    "коммит",
+    "🚀",
+    "✅",
+    "🔥",
+    "👀",
+]
+_EMOJI = (
+    "tada",
+    "eyes",
+    "white_check_mark",
+    "rocket",
+    "fire",
+    "thinking_face",
+    "+1",
+    "heart",
+    "pray",
+)
 _BASE_TS = 1_700_000_000
 
 
@@ -79,7 +146,7 @@ def message(i: int, seed: int = 0, version: int = 1) -> dict[str, Any]:
     ts = ts_of(i)
     user = USERS[h % len(USERS)]
     start = (h >> 8) % 8000
-    words = _CYCLE[start:start + 18 + (h >> 20) % 30]
+    words = _CYCLE[start : start + 18 + (h >> 20) % 30]
     mention = USERS[(h >> 28) % len(USERS)]
     emoji = _EMOJI[(h >> 34) % len(_EMOJI)]
     head, tail = " ".join(words[:6]), " ".join(words[6:])
@@ -91,19 +158,23 @@ def message(i: int, seed: int = 0, version: int = 1) -> dict[str, Any]:
         "text": text,
         "team": TEAM,
         "client_msg_id": f"{h & 0xFFFFFFFF:08x}-{(h >> 32) & 0xFFFF:04x}-4{(h >> 48) & 0xFFF:03x}-8000-{mix(h, 1) & 0xFFFFFFFFFFFF:012x}",
-        "blocks": [{
-            "type": "rich_text",
-            "block_id": "".join(_ALPHABET[(h >> (5 * k)) % 34] for k in range(5)),
-            "elements": [{
-                "type": "rich_text_section",
+        "blocks": [
+            {
+                "type": "rich_text",
+                "block_id": "".join(_ALPHABET[(h >> (5 * k)) % 34] for k in range(5)),
                 "elements": [
-                    {"type": "text", "text": head + " "},
-                    {"type": "user", "user_id": mention},
-                    {"type": "text", "text": " " + tail + " "},
-                    {"type": "emoji", "name": emoji},
+                    {
+                        "type": "rich_text_section",
+                        "elements": [
+                            {"type": "text", "text": head + " "},
+                            {"type": "user", "user_id": mention},
+                            {"type": "text", "text": " " + tail + " "},
+                            {"type": "emoji", "name": emoji},
+                        ],
+                    }
                 ],
-            }],
-        }],
+            }
+        ],
         "channel": channel_of(i),
     }
     roll = (h >> 40) % 100
@@ -113,19 +184,37 @@ def message(i: int, seed: int = 0, version: int = 1) -> dict[str, Any]:
     if shape < 10:  # a thread parent
         count = 1 + (h >> 56) % 8
         msg.update(
-            thread_ts=ts, reply_count=count, reply_users_count=min(count, 3),
+            thread_ts=ts,
+            reply_count=count,
+            reply_users_count=min(count, 3),
             reply_users=[USERS[(h >> k) % len(USERS)] for k in range(min(count, 3))],
-            latest_reply=f"{_BASE_TS + i}.{999_000 + count:06d}", is_locked=False, subscribed=False,
+            latest_reply=f"{_BASE_TS + i}.{999_000 + count:06d}",
+            is_locked=False,
+            subscribed=False,
         )
     elif shape < 25:  # a reply shown in history (thread_broadcast)
         parent = max(i - 1 - (h >> 56) % 50, 0)
-        msg.update(subtype="thread_broadcast", thread_ts=ts_of(parent), parent_user_id=USERS[mix(seed, parent) % len(USERS)])
+        msg.update(
+            subtype="thread_broadcast",
+            thread_ts=ts_of(parent),
+            parent_user_id=USERS[mix(seed, parent) % len(USERS)],
+        )
     elif shape < 28:
-        msg.update(subtype="file_share", upload=True, files=[{
-            "id": _slack_id("F", i), "name": f"report-{i % 97}.png", "mimetype": "image/png",
-            "filetype": "png", "size": 10_000 + h % 5_000_000, "user": user,
-            "url_private": f"https://files.example/{TEAM}/{i}/report.png",
-        }])
+        msg.update(
+            subtype="file_share",
+            upload=True,
+            files=[
+                {
+                    "id": _slack_id("F", i),
+                    "name": f"report-{i % 97}.png",
+                    "mimetype": "image/png",
+                    "filetype": "png",
+                    "size": 10_000 + h % 5_000_000,
+                    "user": user,
+                    "url_private": f"https://files.example/{TEAM}/{i}/report.png",
+                }
+            ],
+        )
     if (h >> 58) % 10 == 0:
         msg["edited"] = {"user": user, "ts": f"{_BASE_TS + i + 60}.000000"}
     if version > 1:
@@ -137,7 +226,9 @@ def _reactions(h: int, count: int) -> list[dict[str, Any]]:
     out = []
     for k in range(count):
         users = [USERS[mix(h, k, j) % len(USERS)] for j in range(1 + (h >> (k + 3)) % 4)]
-        out.append({"name": _EMOJI[(h >> (4 * k)) % len(_EMOJI)], "users": users, "count": len(users)})
+        out.append(
+            {"name": _EMOJI[(h >> (4 * k)) % len(_EMOJI)], "users": users, "count": len(users)}
+        )
     return out
 
 
@@ -145,11 +236,22 @@ def _edit(msg: dict[str, Any], h: int, version: int) -> None:
     """Version 2+: half the edits change the text (with `edited`), half add a reaction."""
     if (h >> 7) % 2 == 0:
         msg["text"] = f"{msg['text']} (edit {version})"
-        msg["blocks"][0]["elements"][0]["elements"].append({"type": "text", "text": f" (edit {version})"})
-        msg["edited"] = {"user": msg["user"], "ts": f"{int(msg['ts'].split('.')[0]) + 3600 * version}.000000"}
+        msg["blocks"][0]["elements"][0]["elements"].append(
+            {"type": "text", "text": f" (edit {version})"}
+        )
+        msg["edited"] = {
+            "user": msg["user"],
+            "ts": f"{int(msg['ts'].split('.')[0]) + 3600 * version}.000000",
+        }
     else:
         reactions = list(msg.get("reactions") or [])
-        reactions.append({"name": "eyes" if version % 2 else "tada", "users": [USERS[h % len(USERS)]], "count": 1})
+        reactions.append(
+            {
+                "name": "eyes" if version % 2 else "tada",
+                "users": [USERS[h % len(USERS)]],
+                "count": 1,
+            }
+        )
         msg["reactions"] = reactions
 
 
@@ -187,7 +289,10 @@ def scenario_ops(scenario: str, records: int, seed: int = 0) -> Iterator[list[Op
     if scenario == "churn":
         extra = records * NEW_PERCENT // 100
         for start in range(records, records + extra, PAGE_SIZE):
-            yield [Op(key_of(i), message(i, seed)) for i in range(start, min(start + PAGE_SIZE, records + extra))]
+            yield [
+                Op(key_of(i), message(i, seed))
+                for i in range(start, min(start + PAGE_SIZE, records + extra))
+            ]
 
 
 def scenario_size(scenario: str, records: int) -> int:
@@ -204,8 +309,12 @@ def expected(scenario: str, records: int, seed: int = 0) -> dict[str, int]:
     counts = {"edit": 0, "delete": 0, "keep": 0}
     for i in range(records):
         counts[fate(i, seed)] += 1
-    return {"created": records * NEW_PERCENT // 100, "updated": counts["edit"], "deleted": counts["delete"],
-            "noop": counts["keep"]}
+    return {
+        "created": records * NEW_PERCENT // 100,
+        "updated": counts["edit"],
+        "deleted": counts["delete"],
+        "noop": counts["keep"],
+    }
 
 
 class Timed:

@@ -30,7 +30,9 @@ def ensure_pg_database(url: str) -> None:
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).first()
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+            ).first()
             if not found:
                 conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
     finally:
@@ -48,10 +50,16 @@ def reset(url: str) -> None:
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            schemas = conn.execute(sa.text(
-                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-                "AND nspname <> 'information_schema'"
-            )).scalars().all()
+            schemas = (
+                conn.execute(
+                    sa.text(
+                        "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                        "AND nspname <> 'information_schema'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for schema in schemas:
                 conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
             conn.exec_driver_sql("CREATE SCHEMA public")
@@ -67,7 +75,14 @@ def size_mb(url: str) -> float:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return float(conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()) / 1e6
+            return (
+                float(
+                    conn.execute(
+                        sa.text("SELECT pg_database_size(current_database())")
+                    ).scalar_one()
+                )
+                / 1e6
+            )
     finally:
         engine.dispose()
 

@@ -29,7 +29,9 @@ from pipeline.subscriptions import Subscription
 
 CHANNELS = 12  # 10 synced: the bot is not in #watercooler and #announcements-2024 is archived
 SYNCED_CHANNELS = 10
-SUBSCRIPTION = Subscription("slack", "messages", tenant_id="bench-e2e", config={"lookback_days": 36500})
+SUBSCRIPTION = Subscription(
+    "slack", "messages", tenant_id="bench-e2e", config={"lookback_days": 36500}
+)
 
 
 def build_sandbox(scenario: str, records: int, seed: int, clock: FakeClock) -> Any:
@@ -37,7 +39,9 @@ def build_sandbox(scenario: str, records: int, seed: int, clock: FakeClock) -> A
     from connectors.slack.sandbox import Sandbox, churn
 
     per_channel = max(1, records // SYNCED_CHANNELS)
-    sandbox = Sandbox(seed, clock=clock.now, channels=CHANNELS, messages_per_channel=per_channel, users=40)
+    sandbox = Sandbox(
+        seed, clock=clock.now, channels=CHANNELS, messages_per_channel=per_channel, users=40
+    )
     if scenario == "churn":
         ws = sandbox.workspace
         churned = churn(ws, seed + 1, edit_ratio=0.10, delete_ratio=0.01)
@@ -49,7 +53,9 @@ def build_sandbox(scenario: str, records: int, seed: int, clock: FakeClock) -> A
     return sandbox
 
 
-def run(url: str, scenario: str, records: int, seed: int = 0, transport: str = "inprocess") -> dict[str, Any]:
+def run(
+    url: str, scenario: str, records: int, seed: int = 0, transport: str = "inprocess"
+) -> dict[str, Any]:
     from connectors.slack.sandbox import DEFAULT_NOW
 
     stream = get_stream("slack-messages")
@@ -80,11 +86,22 @@ def run(url: str, scenario: str, records: int, seed: int = 0, transport: str = "
     messages = result.counts["records_found"]
     metrics = sandbox.metrics()
     return {
-        "seconds": watch.wall, "cpu_seconds": watch.cpu, "server_cpu_seconds": server_cpu,
-        "wall_seconds": watch.wall, "generate_seconds": 0.0, "status": result.status,
-        "pages": result.counts["pages"], "counts": counts, "messages": messages,
-        "api_calls": result.counts["api_calls"], "rate_limited": result.counts["rate_limited"],
-        "api_calls_per_message": round(result.counts["api_calls"] / messages, 4) if messages else None,
-        "calls_by_method": metrics.get("calls"), "simulated_wait_s": round(sum(simulated.slept), 1),
-        "transport": transport, "churned": getattr(sandbox, "churned", None),
+        "seconds": watch.wall,
+        "cpu_seconds": watch.cpu,
+        "server_cpu_seconds": server_cpu,
+        "wall_seconds": watch.wall,
+        "generate_seconds": 0.0,
+        "status": result.status,
+        "pages": result.counts["pages"],
+        "counts": counts,
+        "messages": messages,
+        "api_calls": result.counts["api_calls"],
+        "rate_limited": result.counts["rate_limited"],
+        "api_calls_per_message": round(result.counts["api_calls"] / messages, 4)
+        if messages
+        else None,
+        "calls_by_method": metrics.get("calls"),
+        "simulated_wait_s": round(sum(simulated.slept), 1),
+        "transport": transport,
+        "churned": getattr(sandbox, "churned", None),
     }

@@ -39,8 +39,10 @@ class PageSource:
     def _pages(self) -> Iterator[Page]:
         for ops in scenario_ops(self.scenario, self.records, self.seed):
             self.pages_served += 1
-            changes = [Change.upsert(op.key, op.record) if op.record is not None else Change.delete(op.key)
-                       for op in ops]
+            changes = [
+                Change.upsert(op.key, op.record) if op.record is not None else Change.delete(op.key)
+                for op in ops
+            ]
             yield Page(changes, {"bench": self.scenario, "page": self.pages_served})
 
     def api_calls(self) -> Mapping[str, int]:
@@ -76,8 +78,14 @@ def run(url: str, scenario: str, records: int, seed: int = 0) -> dict[str, Any]:
     if result.status not in ("success", "no_changes"):
         raise RuntimeError(f"engine run ended {result.status}: {result.error}")
     return {
-        "seconds": watch.wall - timed.seconds, "cpu_seconds": watch.cpu - timed.cpu_seconds,
-        "server_cpu_seconds": server_cpu, "wall_seconds": watch.wall, "generate_seconds": timed.seconds,
-        "status": result.status, "pages": result.counts["pages"],
-        "counts": {k: result.counts[k] for k in ("created", "updated", "deleted", "noop", "failed")},
+        "seconds": watch.wall - timed.seconds,
+        "cpu_seconds": watch.cpu - timed.cpu_seconds,
+        "server_cpu_seconds": server_cpu,
+        "wall_seconds": watch.wall,
+        "generate_seconds": timed.seconds,
+        "status": result.status,
+        "pages": result.counts["pages"],
+        "counts": {
+            k: result.counts[k] for k in ("created", "updated", "deleted", "noop", "failed")
+        },
     }

@@ -50,7 +50,9 @@ def pg_server_cpu_s(conn: Any) -> float | None:
     """CPU spent so far by the server backends connected to this database, this one included (they
     are ours: each run is a fresh process with fresh connections). `conn` is a DB-API connection. None if the server
     is not on this host."""
-    rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    ).fetchall()
     total = 0.0
     for (pid,) in rows:
         spent = process_cpu_s(pid)
@@ -61,5 +63,7 @@ def pg_server_cpu_s(conn: Any) -> float | None:
 
 
 def rates(records: int, seconds: float) -> dict[str, float]:
-    return {"records_per_s": round(records / seconds, 1) if seconds > 0 else 0.0,
-            "us_per_record": round(seconds / records * 1e6, 2) if records else 0.0}
+    return {
+        "records_per_s": round(records / seconds, 1) if seconds > 0 else 0.0,
+        "us_per_record": round(seconds / records * 1e6, 2) if records else 0.0,
+    }

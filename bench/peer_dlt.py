@@ -35,7 +35,9 @@ def available() -> str | None:
 
 
 def _environment(workdir: Path) -> None:
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # no network calls from the benchmark
+    os.environ.setdefault(
+        "RUNTIME__DLTHUB_TELEMETRY", "false"
+    )  # no network calls from the benchmark
     os.environ.setdefault("DLT_DATA_DIR", str(workdir / "dlt-data"))
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
 
@@ -54,7 +56,9 @@ def _destination(url: str, workdir: Path) -> Any:
     return dlt.destinations.postgres(credentials=credentials)
 
 
-def run(url: str, scenario: str, records: int, seed: int = 0, workdir: Path | None = None) -> dict[str, Any]:
+def run(
+    url: str, scenario: str, records: int, seed: int = 0, workdir: Path | None = None
+) -> dict[str, Any]:
     workdir = workdir or Path.cwd()
     _environment(workdir)
     import dlt
@@ -76,23 +80,33 @@ def run(url: str, scenario: str, records: int, seed: int = 0, workdir: Path | No
 
     strategy = "delete-insert" if url.startswith("sqlite") else "upsert"
     resource = dlt.resource(
-        messages, name="slack_messages", primary_key="id",
+        messages,
+        name="slack_messages",
+        primary_key="id",
         write_disposition={"disposition": "merge", "strategy": strategy},
         columns={"_deleted": {"data_type": "bool", "hard_delete": True, "nullable": True}},
         max_table_nesting=0,
     )
     pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE, destination=_destination(url, workdir), dataset_name=DATASET,
-        pipelines_dir=str(workdir / "dlt-pipelines"), progress=None,
+        pipeline_name=PIPELINE,
+        destination=_destination(url, workdir),
+        dataset_name=DATASET,
+        pipelines_dir=str(workdir / "dlt-pipelines"),
+        progress=None,
     )
     watch = Stopwatch().start()
     info = pipeline.run(resource)
     watch.stop()
     info.raise_on_failed_jobs()
     return {
-        "seconds": watch.wall - pages.seconds, "cpu_seconds": watch.cpu - pages.cpu_seconds,
-        "server_cpu_seconds": None, "wall_seconds": watch.wall, "generate_seconds": pages.seconds,
-        "counts": counts, "strategy": strategy, "dlt_version": dlt.__version__,
+        "seconds": watch.wall - pages.seconds,
+        "cpu_seconds": watch.cpu - pages.cpu_seconds,
+        "server_cpu_seconds": None,
+        "wall_seconds": watch.wall,
+        "generate_seconds": pages.seconds,
+        "counts": counts,
+        "strategy": strategy,
+        "dlt_version": dlt.__version__,
     }
 
 

@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     p.add_argument("--scenario", choices=SCENARIOS, default="initial")
     p.add_argument("--records", type=int, default=30_000)
-    p.add_argument("--steps", action="store_true", help="time per step instead of a pyinstrument profile")
+    p.add_argument(
+        "--steps", action="store_true", help="time per step instead of a pyinstrument profile"
+    )
     args = p.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     try:
@@ -35,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def profile(args: argparse.Namespace, workdir: Path) -> int:
-    url = databases.pg_url() if args.backend == "postgres" else databases.sqlite_url(workdir, "profile")
+    url = (
+        databases.pg_url()
+        if args.backend == "postgres"
+        else databases.sqlite_url(workdir, "profile")
+    )
     databases.reset(url)
     engine_path.prepare(url)
     for before in SCENARIOS[: SCENARIOS.index(args.scenario)]:
@@ -49,8 +55,10 @@ def profile(args: argparse.Namespace, workdir: Path) -> int:
     profiler.start()
     result = engine_path.run(url, args.scenario, args.records)
     profiler.stop()
-    print(f"{args.backend} {args.scenario}: {args.records / result['seconds']:.0f} records/s "
-          f"(page building excluded: {result['generate_seconds']:.1f} s)")
+    print(
+        f"{args.backend} {args.scenario}: {args.records / result['seconds']:.0f} records/s "
+        f"(page building excluded: {result['generate_seconds']:.1f} s)"
+    )
     print(profiler.output_text(unicode=True, color=False))
     return 0
 
@@ -80,9 +88,15 @@ def steps(url: str, scenario: str, records: int) -> str:
         result = engine_path.run(url, scenario, records)
     finally:
         Orchestrator.run = run  # type: ignore[method-assign]
-    lines = [f"{scenario}: {records / result['seconds']:.0f} records/s, {result['cpu_seconds'] / records * 1e6:.1f} µs CPU "
-             f"per record", f"{'step':<20}{'wall µs/rec':>12}{'cpu µs/rec':>12}"]
-    lines += [f"{name:<20}{wall[name] / records * 1e6:>12.1f}{cpu[name] / records * 1e6:>12.1f}" for name in wall]
+    lines = [
+        f"{scenario}: {records / result['seconds']:.0f} records/s, {result['cpu_seconds'] / records * 1e6:.1f} µs CPU "
+        f"per record",
+        f"{'step':<20}{'wall µs/rec':>12}{'cpu µs/rec':>12}",
+    ]
+    lines += [
+        f"{name:<20}{wall[name] / records * 1e6:>12.1f}{cpu[name] / records * 1e6:>12.1f}"
+        for name in wall
+    ]
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """Render `python -m bench --json` output as the Markdown table of bench/README.md.
 
-    python -m bench.report results-100k.jsonl [results-1m.jsonl …]
+python -m bench.report results-100k.jsonl [results-1m.jsonl …]
 """
 
 from __future__ import annotations
@@ -25,15 +25,26 @@ def load(paths: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def markdown(lines: list[dict[str, Any]]) -> str:
-    head = ("| backend | path | scenario | records | records/s | µs/record | client CPU µs/rec | server CPU µs/rec "
-            "| engine ÷ baseline | engine ÷ dlt | peak RSS MB | DB MB | API calls/msg | target |")
+    head = (
+        "| backend | path | scenario | records | records/s | µs/record | client CPU µs/rec | server CPU µs/rec "
+        "| engine ÷ baseline | engine ÷ dlt | peak RSS MB | DB MB | API calls/msg | target |"
+    )
     rows = [head, "|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|"]
-    ordered = sorted(lines, key=lambda x: (x["records_requested"], x["backend"] != "sqlite", ORDER[x["path"]],
-                                           SCENARIO[x["scenario"]]))
+    ordered = sorted(
+        lines,
+        key=lambda x: (
+            x["records_requested"],
+            x["backend"] != "sqlite",
+            ORDER[x["path"]],
+            SCENARIO[x["scenario"]],
+        ),
+    )
     for ln in ordered:
         if "error" in ln:
-            rows.append(f"| {ln['backend']} | {ln['path']} | {ln['scenario']} | {ln['records']:,} | error: {ln['error']} |"
-                        + " |" * 10)
+            rows.append(
+                f"| {ln['backend']} | {ln['path']} | {ln['scenario']} | {ln['records']:,} | error: {ln['error']} |"
+                + " |" * 10
+            )
             continue
         target = ""
         if "target_records_per_s" in ln:
@@ -52,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     lines, checks = load(argv if argv is not None else sys.argv[1:])
     print(markdown(lines))
     for c in checks:
-        print(f"\nPeak RSS {c['backend']}/{c['path']}/{c['scenario']}: {c['peak_rss_mb'][0]:.0f} MB at "
-              f"{c['records'][0]:,} → {c['peak_rss_mb'][1]:.0f} MB at {c['records'][1]:,} ({c['growth']:+.0%}).")
+        print(
+            f"\nPeak RSS {c['backend']}/{c['path']}/{c['scenario']}: {c['peak_rss_mb'][0]:.0f} MB at "
+            f"{c['records'][0]:,} → {c['peak_rss_mb'][1]:.0f} MB at {c['records'][1]:,} ({c['growth']:+.0%})."
+        )
     return 0
 
 

@@ -72,7 +72,9 @@ class Classifier:
         self.differ = FieldDiffer(ignore=stream.volatile, unordered=stream.unordered)
         self._adapter = page_adapter(stream.model)
         self._hash = content_hasher(stream.volatile, stream.unordered)
-        self._types = {op: event_type(stream.entity, op) for op in ("created", "updated", "deleted")}
+        self._types = {
+            op: event_type(stream.entity, op) for op in ("created", "updated", "deleted")
+        }
 
     def classify(
         self, changes: Sequence[Change], stored: Mapping[str, StoredRow], now: datetime
@@ -134,7 +136,11 @@ class Classifier:
             return exc
 
     def diff_pending(
-        self, plan: Plan, pending: Sequence[_Pending], data: Mapping[str, Mapping[str, Any]], now: datetime
+        self,
+        plan: Plan,
+        pending: Sequence[_Pending],
+        data: Mapping[str, Mapping[str, Any]],
+        now: datetime,
     ) -> None:
         """Second pass: field diffs for records whose hash changed against a live row."""
         for p in pending:
@@ -143,15 +149,35 @@ class Classifier:
                 plan.counts["noop"] += 1
                 plan.rehashes.append({"b_id": p.stored.id, "b_hash": p.digest})
                 continue
-            self._write(plan, "updated", p.change.external_id, p.stored.id, p.stored.version + 1,
-                        p.canonical, p.digest, changed, now)
+            self._write(
+                plan,
+                "updated",
+                p.change.external_id,
+                p.stored.id,
+                p.stored.version + 1,
+                p.canonical,
+                p.digest,
+                changed,
+                now,
+            )
 
     def _upsert(
-        self, plan: Plan, change: Change, row: StoredRow | None, digest: str,
-        canonical: dict[str, Any] | Exception, now: datetime,
+        self,
+        plan: Plan,
+        change: Change,
+        row: StoredRow | None,
+        digest: str,
+        canonical: dict[str, Any] | Exception,
+        now: datetime,
     ) -> _Pending | None:
         if isinstance(canonical, Exception):
-            self._failed(plan, change, "created" if row is None or row.is_deleted else "updated", canonical, now)
+            self._failed(
+                plan,
+                change,
+                "created" if row is None or row.is_deleted else "updated",
+                canonical,
+                now,
+            )
             return None
         if row is not None and not row.is_deleted:
             return _Pending(change, row, canonical, digest)
@@ -161,57 +187,109 @@ class Classifier:
             return None
         entity_id = row.id if row is not None else random_uuid()
         version = row.version + 1 if row is not None else 1
-        self._write(plan, "created", change.external_id, entity_id, version, canonical, digest, changed, now)
+        self._write(
+            plan, "created", change.external_id, entity_id, version, canonical, digest, changed, now
+        )
         return None
 
     def _delete(self, plan: Plan, change: Change, row: StoredRow | None, now: datetime) -> None:
         if row is None or row.is_deleted:
             plan.counts["noop"] += 1  # a delete miss or a re-delete: no write, no event
             return
-        plan.tombstones.append({"id": row.id, "deleted_at": now, "delete_reason": change.delete_reason})
+        plan.tombstones.append(
+            {"id": row.id, "deleted_at": now, "delete_reason": change.delete_reason}
+        )
         plan.counts["deleted"] += 1
         self._item(plan, change.external_id, row.id, "deleted", {}, now)
         self._event(plan, "deleted", change.external_id, row.id, row.version + 1, None, now)
 
     def _write(
-        self, plan: Plan, operation: str, external_id: str, entity_id: str, version: int,
-        canonical: dict[str, Any], digest: str, changed: dict[str, Any], now: datetime,
+        self,
+        plan: Plan,
+        operation: str,
+        external_id: str,
+        entity_id: str,
+        version: int,
+        canonical: dict[str, Any],
+        digest: str,
+        changed: dict[str, Any],
+        now: datetime,
     ) -> None:
-        plan.upserts.append(self.sink.row(
-            external_id, canonical, id=entity_id, content_hash=digest, version=version,
-            created_at=now, updated_at=now, deleted_at=None, delete_reason=None,
-        ))
+        plan.upserts.append(
+            self.sink.row(
+                external_id,
+                canonical,
+                id=entity_id,
+                content_hash=digest,
+                version=version,
+                created_at=now,
+                updated_at=now,
+                deleted_at=None,
+                delete_reason=None,
+            )
+        )
         plan.counts[operation] += 1
         self._item(plan, external_id, entity_id, operation, changed, now)
         self._event(plan, operation, external_id, entity_id, version, changed, now)
 
-    def _failed(self, plan: Plan, change: Change, operation: str, exc: Exception, now: datetime) -> None:
+    def _failed(
+        self, plan: Plan, change: Change, operation: str, exc: Exception, now: datetime
+    ) -> None:
         plan.counts["failed"] += 1
         error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0] + _detail(exc))
         self._item(plan, change.external_id, None, operation, {}, now, status="failed", error=error)
 
     def _item(
-        self, plan: Plan, external_id: str, local_id: str | None, operation: str,
-        changed: dict[str, Any], now: datetime, status: str = "success", error: str | None = None,
+        self,
+        plan: Plan,
+        external_id: str,
+        local_id: str | None,
+        operation: str,
+        changed: dict[str, Any],
+        now: datetime,
+        status: str = "success",
+        error: str | None = None,
     ) -> None:
-        plan.items.append({
-            "run_id": self.run_id, "tenant_id": self.sink.tenant_id, "entity_type": self.stream.entity,
-            "external_id": external_id, "local_id": local_id, "operation": operation,
-            "status": status, "changed_fields": changed, "error": error, "created_at": now,
-        })
+        plan.items.append(
+            {
+                "run_id": self.run_id,
+                "tenant_id": self.sink.tenant_id,
+                "entity_type": self.stream.entity,
+                "external_id": external_id,
+                "local_id": local_id,
+                "operation": operation,
+                "status": status,
+                "changed_fields": changed,
+                "error": error,
+                "created_at": now,
+            }
+        )
 
     def _event(
-        self, plan: Plan, operation: str, external_id: str, entity_id: str, version: int,
-        changed: dict[str, Any] | None, now: datetime,
+        self,
+        plan: Plan,
+        operation: str,
+        external_id: str,
+        entity_id: str,
+        version: int,
+        changed: dict[str, Any] | None,
+        now: datetime,
     ) -> None:
         type_ = self._types[operation]
-        plan.events.append({
-            "event_id": event_id(self.subscription_id, external_id, type_, version),
-            "aggregatetype": self.stream.entity, "aggregateid": entity_id, "type": type_,
-            "payload": build_payload(entity_id, external_id, self.stream.provider, changed),
-            "tenant_id": self.sink.tenant_id, "source": "integration",
-            "subscription_id": self.subscription_id, "run_id": self.run_id, "occurred_at": now,
-        })
+        plan.events.append(
+            {
+                "event_id": event_id(self.subscription_id, external_id, type_, version),
+                "aggregatetype": self.stream.entity,
+                "aggregateid": entity_id,
+                "type": type_,
+                "payload": build_payload(entity_id, external_id, self.stream.provider, changed),
+                "tenant_id": self.sink.tenant_id,
+                "source": "integration",
+                "subscription_id": self.subscription_id,
+                "run_id": self.run_id,
+                "occurred_at": now,
+            }
+        )
 
 
 def _detail(exc: Exception) -> str:

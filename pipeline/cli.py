@@ -21,13 +21,17 @@ EXIT_BAD_INPUT = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pipeline", description="Integration sync pipeline.")
-    parser.add_argument("--db", help="SQLAlchemy URL (default: $PIPELINE_DATABASE_URL or sqlite:///pipeline.db)")
+    parser.add_argument(
+        "--db", help="SQLAlchemy URL (default: $PIPELINE_DATABASE_URL or sqlite:///pipeline.db)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one stream now")
     run.add_argument("stream", help="e.g. slack-messages (see `pipeline connectors`)")
-    run.add_argument("--sandbox", action="store_true", help="run against the seeded in-process sandbox")
+    run.add_argument(
+        "--sandbox", action="store_true", help="run against the seeded in-process sandbox"
+    )
     run.add_argument("--tenant", help="tenant of the subscription (default: default)")
     run.add_argument("--full-refresh", action="store_true", help="forget the checkpoint first")
 
@@ -52,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--regime", default="tier3", choices=["tier3", "non_marketplace"])
 
     _add_optional(sub)
-    for command in sub.choices.values():  # `pipeline migrate --db URL` works as well as `pipeline --db URL migrate`
-        command.add_argument("--db", dest="command_db", help="SQLAlchemy URL (overrides the one before the command)")
+    for command in (
+        sub.choices.values()
+    ):  # `pipeline migrate --db URL` works as well as `pipeline --db URL migrate`
+        command.add_argument(
+            "--db", dest="command_db", help="SQLAlchemy URL (overrides the one before the command)"
+        )
     return parser
 
 

@@ -24,8 +24,13 @@ from pipeline.subscriptions import DEFAULT_TENANT, SqlCheckpoints, Subscription
 from pipeline.tables import runs, subscriptions
 
 EXIT_CODES = {
-    "success": 0, "no_changes": 0, "throttled": 0, "skipped": 0,
-    "partial": 3, "failed": 1, "lost_lease": 1,
+    "success": 0,
+    "no_changes": 0,
+    "throttled": 0,
+    "skipped": 0,
+    "partial": 3,
+    "failed": 1,
+    "lost_lease": 1,
 }
 
 
@@ -62,9 +67,13 @@ def subscription_for(stream_name: str, tenant: str | None) -> Subscription:
 def cmd_schedule(args: argparse.Namespace) -> int:
     config = load_config()
     if config is None or not config.subscriptions:
-        raise ConfigError("no subscriptions to schedule: write a pipeline.toml (or set PIPELINE_CONFIG)")
+        raise ConfigError(
+            "no subscriptions to schedule: write a pipeline.toml (or set PIPELINE_CONFIG)"
+        )
     engine = open_engine(args)
-    print(f"scheduling {sum(s.enabled for s in config.subscriptions)} subscriptions; Ctrl-C or SIGTERM to stop")
+    print(
+        f"scheduling {sum(s.enabled for s in config.subscriptions)} subscriptions; Ctrl-C or SIGTERM to stop"
+    )
     Scheduler(engine, config).serve_forever()
     print("stopped")
     return 0
@@ -100,7 +109,9 @@ def sandbox_settings(connector: str) -> dict[str, Any]:
     simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, UTC))
     sandbox = Sandbox(clock=simulated.now)
     return {
-        "transport": sandbox.transport(), "api_url": sandbox.base_url, "token": sandbox.token,
+        "transport": sandbox.transport(),
+        "api_url": sandbox.base_url,
+        "token": sandbox.token,
         "http_clock": simulated,
     }
 
@@ -116,11 +127,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
     query = (
         sa.select(runs, subscriptions.c.connector, subscriptions.c.stream)
         .join(subscriptions, subscriptions.c.id == runs.c.subscription_id)
-        .order_by(runs.c.started_at.desc()).limit(args.limit)
+        .order_by(runs.c.started_at.desc())
+        .limit(args.limit)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    print(f"{'started':<20} {'stream':<16} {'tenant':<10} {'status':<11} {'+':>6} {'~':>6} {'-':>6} {'=':>7} {'!':>4}  run")
+    print(
+        f"{'started':<20} {'stream':<16} {'tenant':<10} {'status':<11} {'+':>6} {'~':>6} {'-':>6} {'=':>7} {'!':>4}  run"
+    )
     for r in rows:
         print(
             f"{r['started_at']:%Y-%m-%d %H:%M:%S} {r['connector'] + '-' + r['stream']:<16} "
@@ -134,16 +148,28 @@ def print_subscriptions(engine: Engine, config: Any) -> None:
     """Per configured subscription: the last run's status and counters, and the next fire time."""
     upcoming = next_run_times(config, SystemClock().now())
     last = sa.select(runs).order_by(runs.c.started_at.desc())
-    print(f"{'subscription':<36} {'last status':<11} {'+':>6} {'~':>6} {'-':>6} {'!':>4}  next run (UTC)")
+    print(
+        f"{'subscription':<36} {'last status':<11} {'+':>6} {'~':>6} {'-':>6} {'!':>4}  next run (UTC)"
+    )
     with engine.connect() as conn:
         for declared in config.subscriptions:
             sub = declared.subscription()
-            row = conn.execute(last.where(runs.c.subscription_id == sub.id).limit(1)).mappings().first()
+            row = (
+                conn.execute(last.where(runs.c.subscription_id == sub.id).limit(1))
+                .mappings()
+                .first()
+            )
             nxt = upcoming.get(sub.id)
             label = f"{declared.stream}/{declared.tenant}/{declared.name}"
-            counts = (row["status"], row["created"], row["updated"], row["deleted"], row["failed"]) if row else ("never", 0, 0, 0, 0)
+            counts = (
+                (row["status"], row["created"], row["updated"], row["deleted"], row["failed"])
+                if row
+                else ("never", 0, 0, 0, 0)
+            )
             when = f"{nxt:%Y-%m-%d %H:%M:%S}" if nxt else "disabled"
-            print(f"{label:<36} {counts[0]:<11} {counts[1]:>6} {counts[2]:>6} {counts[3]:>6} {counts[4]:>4}  {when}")
+            print(
+                f"{label:<36} {counts[0]:<11} {counts[1]:>6} {counts[2]:>6} {counts[3]:>6} {counts[4]:>4}  {when}"
+            )
 
 
 def show_run(engine: Engine, run_id: str | None) -> int:
@@ -163,7 +189,11 @@ def cmd_state(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     if args.action == "reset":
         found = SqlCheckpoints().reset(engine, sub.id, SystemClock().now())
-        print(f"{stream.full_name}: checkpoint reset" if found else f"{stream.full_name}: nothing stored yet")
+        print(
+            f"{stream.full_name}: checkpoint reset"
+            if found
+            else f"{stream.full_name}: nothing stored yet"
+        )
         return 0
     with engine.connect() as conn:
         checkpoint = SqlCheckpoints().get(conn, sub.id)
@@ -188,7 +218,9 @@ def cmd_connectors(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from connectors.slack.sandbox import serve
 
-    print(f"Slack sandbox on http://127.0.0.1:{args.port}/api/ (seed {args.seed}, regime {args.regime})")
+    print(
+        f"Slack sandbox on http://127.0.0.1:{args.port}/api/ (seed {args.seed}, regime {args.regime})"
+    )
     serve(port=args.port, seed=args.seed, regime=args.regime)
     return 0
 

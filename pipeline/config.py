@@ -64,7 +64,9 @@ class SubscriptionConfig(BaseModel):
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         if value is not None and not _ENV_NAME.match(value):
-            raise ValueError("must name an environment variable (e.g. ACME_SLACK_TOKEN), never hold a token")
+            raise ValueError(
+                "must name an environment variable (e.g. ACME_SLACK_TOKEN), never hold a token"
+            )
         return value
 
     @field_validator("interval")
@@ -91,10 +93,20 @@ class SubscriptionConfig(BaseModel):
 
     def subscription(self) -> Subscription:
         stream = get_stream(self.stream)
-        keys = ("channels", "lookback_days", "regime", "token_env", "api_url", "max_requests",
-                "max_wait_s", "max_delete_fraction")
+        keys = (
+            "channels",
+            "lookback_days",
+            "regime",
+            "token_env",
+            "api_url",
+            "max_requests",
+            "max_wait_s",
+            "max_delete_fraction",
+        )
         config = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
-        return Subscription(stream.connector, stream.name, self.tenant, self.name, config, self.enabled)
+        return Subscription(
+            stream.connector, stream.name, self.tenant, self.name, config, self.enabled
+        )
 
     @property
     def interval_s(self) -> float | None:
@@ -112,10 +124,16 @@ class PipelineConfig(BaseModel):
 
     def find(self, stream: str, tenant: str | None) -> SubscriptionConfig | None:
         """The subscription `pipeline run STREAM [--tenant T]` means, if the file declares it."""
-        found = [s for s in self.subscriptions if s.stream == stream and (tenant is None or s.tenant == tenant)]
+        found = [
+            s
+            for s in self.subscriptions
+            if s.stream == stream and (tenant is None or s.tenant == tenant)
+        ]
         if len(found) > 1 and tenant is None:
             tenants = ", ".join(sorted({s.tenant for s in found}))
-            raise ConfigError(f"{stream} is configured for several tenants ({tenants}); pick one with --tenant")
+            raise ConfigError(
+                f"{stream} is configured for several tenants ({tenants}); pick one with --tenant"
+            )
         return found[0] if found else None
 
 
@@ -136,7 +154,9 @@ def load_config(path: Path | None = None) -> PipelineConfig | None:
     try:
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (set PIPELINE_CONFIG to a pipeline.toml)") from None
+        raise ConfigError(
+            f"{path}: no such file (set PIPELINE_CONFIG to a pipeline.toml)"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
@@ -149,7 +169,9 @@ def load_config(path: Path | None = None) -> PipelineConfig | None:
 
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error["loc"]).replace(".[", "[")
+    key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error["loc"]).replace(
+        ".[", "["
+    )
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key"

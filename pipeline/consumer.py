@@ -78,11 +78,17 @@ class Event(NamedTuple):
         if isinstance(payload, BaseModel):
             payload = payload.model_dump(mode="json", by_alias=True)
         return {
-            "id": self.id, "event_id": self.event_id, "type": self.type,
-            "aggregatetype": self.aggregatetype, "aggregateid": self.aggregateid,
-            "tenant_id": self.tenant_id, "source": self.source,
-            "subscription_id": self.subscription_id, "run_id": self.run_id,
-            "occurred_at": self.occurred_at.isoformat(), "payload": payload,
+            "id": self.id,
+            "event_id": self.event_id,
+            "type": self.type,
+            "aggregatetype": self.aggregatetype,
+            "aggregateid": self.aggregateid,
+            "tenant_id": self.tenant_id,
+            "source": self.source,
+            "subscription_id": self.subscription_id,
+            "run_id": self.run_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "payload": payload,
             "txid": self.position.txid or None,
         }
 
@@ -96,8 +102,12 @@ class EventFilter:
     tenant_id: str | None = None
 
     @classmethod
-    def of(cls, types: Iterable[str] = (), aggregatetype: str | None = None,
-           tenant_id: str | None = None) -> EventFilter:
+    def of(
+        cls,
+        types: Iterable[str] = (),
+        aggregatetype: str | None = None,
+        tenant_id: str | None = None,
+    ) -> EventFilter:
         types = (types,) if isinstance(types, str) else types  # one type given bare
         return cls(tuple(sorted(set(types))), aggregatetype, tenant_id)
 
@@ -106,8 +116,11 @@ class EventFilter:
         return cls.of(data.get("types", ()), data.get("aggregatetype"), data.get("tenant_id"))
 
     def to_json(self) -> dict[str, Any]:
-        data = {"types": list(self.types), "aggregatetype": self.aggregatetype,
-                "tenant_id": self.tenant_id}
+        data = {
+            "types": list(self.types),
+            "aggregatetype": self.aggregatetype,
+            "tenant_id": self.tenant_id,
+        }
         return {key: value for key, value in data.items() if value}
 
     def where(self) -> list[ColumnElement[bool]]:
@@ -134,8 +147,15 @@ class OutboxReader:
     declares raises `KeyError` (register the entity, filter by type, or read untyped).
     """
 
-    def __init__(self, engine: Engine, filters: EventFilter | None = None, *,
-                 position: Position = START, batch_size: int = 1000, typed: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        filters: EventFilter | None = None,
+        *,
+        position: Position = START,
+        batch_size: int = 1000,
+        typed: bool = True,
+    ) -> None:
         self.engine = engine
         self.filters = filters or EventFilter()
         self.batch_size = batch_size
@@ -146,9 +166,20 @@ class OutboxReader:
         self._sql = sql_for(engine)
         self._models: dict[str, type[ChangePayload]] = {}
         sql = self._sql
-        columns = [c.id, sql.event_id_column, c.type, c.aggregatetype, c.aggregateid, c.tenant_id,
-                   c.source, c.subscription_id, c.run_id, sql.occurred_at_column,
-                   sa.cast(c.payload, sa.Text), sql.txid_column]
+        columns = [
+            c.id,
+            sql.event_id_column,
+            c.type,
+            c.aggregatetype,
+            c.aggregateid,
+            c.tenant_id,
+            c.source,
+            c.subscription_id,
+            c.run_id,
+            sql.occurred_at_column,
+            sa.cast(c.payload, sa.Text),
+            sql.txid_column,
+        ]
         self._query = sa.select(*columns).where(*self.filters.where())
 
     @property
@@ -172,9 +203,16 @@ class OutboxReader:
         self._position = max(self._position, horizon)
         return [self._event(row) for row in reversed(rows)]
 
-    def follow(self, *, stop: Stop = None, max_idle_s: float | None = None,
-               poll_interval_s: float = 1.0, clock: Clock | None = None, listen: bool | None = None,
-               after_batch: Callable[[], None] | None = None) -> Generator[Event, None, None]:
+    def follow(
+        self,
+        *,
+        stop: Stop = None,
+        max_idle_s: float | None = None,
+        poll_interval_s: float = 1.0,
+        clock: Clock | None = None,
+        listen: bool | None = None,
+        after_batch: Callable[[], None] | None = None,
+    ) -> Generator[Event, None, None]:
         """Events as they commit, until `stop` is set or nothing arrived for `max_idle_s`.
 
         PostgreSQL LISTENs on `pipeline_outbox` (`listen=False` turns it off) and still polls every
@@ -189,8 +227,14 @@ class OutboxReader:
         finally:
             waiter.close()
 
-    def _follow(self, waiter: Waiter, stop: Stop, max_idle_s: float | None, poll_interval_s: float,
-                after_batch: Callable[[], None] | None) -> Iterator[Event]:
+    def _follow(
+        self,
+        waiter: Waiter,
+        stop: Stop,
+        max_idle_s: float | None,
+        poll_interval_s: float,
+        after_batch: Callable[[], None] | None,
+    ) -> Iterator[Event]:
         idle_since, notified_at = waiter.monotonic(), float("-inf")
         while not _is_set(stop):
             events = self.read()
@@ -216,8 +260,11 @@ class OutboxReader:
     def _fetch(self, conn: Connection, start: Position, limit: int) -> tuple[list[Event], Position]:
         """One batch after `start` and the position after it: the horizon when the batch ran dry."""
         horizon = self._sql.horizon(conn)
-        query = (self._query.where(self._sql.after(start), self._sql.through(horizon))
-                 .order_by(*self._sql.order_by).limit(limit))
+        query = (
+            self._query.where(self._sql.after(start), self._sql.through(horizon))
+            .order_by(*self._sql.order_by)
+            .limit(limit)
+        )
         rows = conn.execute(query).all()
         with gc_paused():
             events = [self._event(row) for row in rows]
@@ -229,8 +276,20 @@ class OutboxReader:
         """The hot path of every read (bench/consumer_read.py): columns come raw, converted here."""
         id_, event_id, type_, aggtype, aggid, tenant, source, sub, run, when, payload, txid = row
         sql = self._sql
-        return Event(id_, sql.to_uuid(event_id), type_, aggtype, aggid, tenant, source, sub, run,
-                     sql.to_datetime(when), self._parse(type_, payload), Position(txid, id_))
+        return Event(
+            id_,
+            sql.to_uuid(event_id),
+            type_,
+            aggtype,
+            aggid,
+            tenant,
+            source,
+            sub,
+            run,
+            sql.to_datetime(when),
+            self._parse(type_, payload),
+            Position(txid, id_),
+        )
 
     def _parse(self, type_: str, payload: str) -> ChangePayload | dict[str, Any]:
         if not self.typed:
@@ -249,12 +308,25 @@ class OutboxConsumer(OutboxReader):
     `ConfigError`, since events it skipped under the old filters would never come back.
     """
 
-    def __init__(self, engine: Engine, consumer: str, *, types: Iterable[str] = (),
-                 aggregatetype: str | None = None, tenant_id: str | None = None,
-                 start: Literal["earliest", "latest"] = "earliest", batch_size: int = 1000,
-                 typed: bool = True, clock: Clock | None = None) -> None:
-        super().__init__(engine, EventFilter.of(types, aggregatetype, tenant_id),
-                         batch_size=batch_size, typed=typed)
+    def __init__(
+        self,
+        engine: Engine,
+        consumer: str,
+        *,
+        types: Iterable[str] = (),
+        aggregatetype: str | None = None,
+        tenant_id: str | None = None,
+        start: Literal["earliest", "latest"] = "earliest",
+        batch_size: int = 1000,
+        typed: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(
+            engine,
+            EventFilter.of(types, aggregatetype, tenant_id),
+            batch_size=batch_size,
+            typed=typed,
+        )
         self.name = consumer
         self.clock = clock or SystemClock()
         self._offsets = OffsetStore()
@@ -277,9 +349,7 @@ class OutboxConsumer(OutboxReader):
             self._offsets.save(conn, self.name, position, self.clock.now())
         self._acked = position
 
-    def follow(
-        self, *, ack: bool = False, **options: Any
-    ) -> Generator[Event, None, None]:
+    def follow(self, *, ack: bool = False, **options: Any) -> Generator[Event, None, None]:
         """`OutboxReader.follow`; `ack=True` acknowledges each batch once the caller took it all."""
         then = options.pop("after_batch", None)
         if ack:
@@ -321,7 +391,8 @@ class OutboxConsumer(OutboxReader):
             raise ConfigError(
                 f"consumer {self.name!r} reads {describe_filters(offset.filters)}, not "
                 f"{describe_filters(self.filters.to_json())}; use another consumer name "
-                "(or forget_consumer() it first)")
+                "(or forget_consumer() it first)"
+            )
         return offset.position
 
 
@@ -332,8 +403,9 @@ def consumer_lags(
     now = now or SystemClock().now()
     with engine.connect() as conn:
         offsets = [o for o in OffsetStore().all(conn) if only is None or o.consumer == only]
-        return [measure_lag(conn, o, EventFilter.from_json(o.filters).where(), now)
-                for o in offsets]
+        return [
+            measure_lag(conn, o, EventFilter.from_json(o.filters).where(), now) for o in offsets
+        ]
 
 
 def forget_consumer(engine: Engine, consumer: str) -> None:
@@ -342,8 +414,13 @@ def forget_consumer(engine: Engine, consumer: str) -> None:
         OffsetStore().delete(conn, consumer)
 
 
-def _wait_s(now: float, idle_since: float, notified_at: float, poll_interval_s: float,
-            max_idle_s: float | None) -> float:
+def _wait_s(
+    now: float,
+    idle_since: float,
+    notified_at: float,
+    poll_interval_s: float,
+    max_idle_s: float | None,
+) -> float:
     """A short recheck for one poll interval after a notification, else the poll interval; never
     past `max_idle_s`."""
     delay_s = RECHECK_S if now - notified_at < poll_interval_s else poll_interval_s
@@ -360,6 +437,7 @@ def _both(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], N
     def run() -> None:
         first()
         then()
+
     return run
 
 

@@ -98,8 +98,11 @@ class PostgresSql:
     event_id_column: ColumnElement[Any] = sa.cast(c.event_id, sa.Text)
     occurred_at_column: ColumnElement[Any] = c.occurred_at  # psycopg returns it timezone-aware
     order_by = (_txid, c.id)
-    _xmin = sa.select(sa.cast(sa.cast(
-        sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger))
+    _xmin = sa.select(
+        sa.cast(
+            sa.cast(sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger
+        )
+    )
 
     @staticmethod
     def to_uuid(text: str) -> str:
@@ -151,23 +154,41 @@ class OffsetStore:
         query = sa.select(outbox_offsets).order_by(outbox_offsets.c.consumer)
         return [_offset(row) for row in conn.execute(query).mappings()]
 
-    def register(self, conn: Connection, consumer: str, position: Position,
-                 filters: dict[str, Any], now: datetime) -> None:
+    def register(
+        self,
+        conn: Connection,
+        consumer: str,
+        position: Position,
+        filters: dict[str, Any],
+        now: datetime,
+    ) -> None:
         """Insert the row unless it exists (two processes may register one consumer at once)."""
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(outbox_offsets).values(
-            consumer=consumer, last_txid=position.txid, last_id=position.id, filters=filters,
-            updated_at=now,
-        ).on_conflict_do_nothing(index_elements=["consumer"]))
+        conn.execute(
+            dialect.insert(outbox_offsets)
+            .values(
+                consumer=consumer,
+                last_txid=position.txid,
+                last_id=position.id,
+                filters=filters,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["consumer"])
+        )
 
     def save(self, conn: Connection, consumer: str, position: Position, now: datetime) -> None:
         """Advance the position; an older one (from a slower twin of the consumer) never moves it
         back."""
         row = outbox_offsets.c
         new = sa.tuple_(sa.literal(position.txid), sa.literal(position.id))
-        conn.execute(outbox_offsets.update().where(
-            row.consumer == consumer, sa.tuple_(row.last_txid, row.last_id) < new,
-        ).values(last_txid=position.txid, last_id=position.id, updated_at=now))
+        conn.execute(
+            outbox_offsets.update()
+            .where(
+                row.consumer == consumer,
+                sa.tuple_(row.last_txid, row.last_id) < new,
+            )
+            .values(last_txid=position.txid, last_id=position.id, updated_at=now)
+        )
 
     def delete(self, conn: Connection, consumer: str) -> None:
         conn.execute(outbox_offsets.delete().where(outbox_offsets.c.consumer == consumer))
@@ -196,12 +217,14 @@ def measure_lag(
 ) -> Lag:
     """Counts every committed unread event, including those still waiting behind the horizon."""
     query = sa.select(sa.func.count(), sa.func.min(c.occurred_at)).where(
-        sql_for(conn).after(offset.position), *where)
+        sql_for(conn).after(offset.position), *where
+    )
     unread, oldest = conn.execute(query).one()
     oldest = as_utc(oldest)
     age = None if oldest is None else (now - oldest).total_seconds()
-    return Lag(offset.consumer, offset.position, int(unread), age, offset.filters,
-               offset.updated_at)
+    return Lag(
+        offset.consumer, offset.position, int(unread), age, offset.filters, offset.updated_at
+    )
 
 
 def purge(engine: Engine, older_than: timedelta, now: datetime | None = None) -> int:
@@ -216,6 +239,7 @@ def purge(engine: Engine, older_than: timedelta, now: datetime | None = None) ->
             conn.exec_driver_sql("LOCK TABLE outbox_offsets IN SHARE MODE")
         sql = sql_for(conn)
         bound = min([o.position for o in OffsetStore().all(conn)], default=sql.horizon(conn))
-        result = conn.execute(event_outbox.delete().where(
-            sql.through(bound), c.occurred_at < cutoff))
+        result = conn.execute(
+            event_outbox.delete().where(sql.through(bound), c.occurred_at < cutoff)
+        )
         return int(result.rowcount)

@@ -14,10 +14,22 @@ from typing import Any
 
 import orjson
 
-DEFAULT_IGNORE = frozenset({
-    "id", "createdAt", "updatedAt", "deletedAt", "type", "lastModifiedAt", "fields",
-    "external_id", "externalId", "provider", "provider_metadata", "providerMetadata",
-})
+DEFAULT_IGNORE = frozenset(
+    {
+        "id",
+        "createdAt",
+        "updatedAt",
+        "deletedAt",
+        "type",
+        "lastModifiedAt",
+        "fields",
+        "external_id",
+        "externalId",
+        "provider",
+        "provider_metadata",
+        "providerMetadata",
+    }
+)
 
 _SORT = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 

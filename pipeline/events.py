@@ -51,7 +51,9 @@ class DeletedPayload(ChangePayload):
 
 
 _BASES: dict[str, type[ChangePayload]] = {
-    "created": CreatedPayload, "edited": EditedPayload, "deleted": DeletedPayload,
+    "created": CreatedPayload,
+    "edited": EditedPayload,
+    "deleted": DeletedPayload,
 }
 EVENT_MODELS: dict[str, type[ChangePayload]] = {}
 
@@ -82,7 +84,9 @@ class _EditedShape(_DeletedShape):
 
 
 _SHAPES: dict[type[ChangePayload], Any] = {
-    CreatedPayload: _CreatedShape, EditedPayload: _EditedShape, DeletedPayload: _DeletedShape,
+    CreatedPayload: _CreatedShape,
+    EditedPayload: _EditedShape,
+    DeletedPayload: _DeletedShape,
 }
 _PAGE_CHECKS: dict[str, TypeAdapter[list[Any]]] = {}
 
@@ -98,7 +102,8 @@ def page_check(type_: str) -> TypeAdapter[list[Any]]:
         model = payload_model(type_)
         base = next((b for b in _SHAPES if issubclass(model, b)), None)
         plain = (
-            base is not None and model.model_fields.keys() == base.model_fields.keys()
+            base is not None
+            and model.model_fields.keys() == base.model_fields.keys()
             and model.__pydantic_decorators__ == base.__pydantic_decorators__
             and model.model_config == base.model_config
         )
@@ -161,7 +166,9 @@ def build_payload(
 ) -> dict[str, Any]:
     """The JSON payload of a change event; `_deleted` events carry no `changedFields`."""
     payload: dict[str, Any] = {
-        "entityId": entity_id, "externalId": external_id, "provider": provider,
+        "entityId": entity_id,
+        "externalId": external_id,
+        "provider": provider,
         "source": "integration",
     }
     if changed_fields is not None:

@@ -55,16 +55,31 @@ def add_events_parser(
     events: argparse.ArgumentParser = subparsers.add_parser("events", help="read the event outbox")
     sub = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
     tail = sub.add_parser("tail", help="print events (the latest, or a consumer's unread ones)")
-    tail.add_argument("--follow", "-f", action="store_true",
-                      help="keep printing events as they commit (Ctrl-C stops)")
+    tail.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing events as they commit (Ctrl-C stops)",
+    )
     tail.add_argument("--consumer", help="read as this consumer from its position, and acknowledge")
-    tail.add_argument("--type", dest="types", action="append", default=[], metavar="TYPE",
-                      help="only this event type, e.g. message_created (repeatable)")
+    tail.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="only this event type, e.g. message_created (repeatable)",
+    )
     tail.add_argument("--tenant", help="only this tenant's events")
     tail.add_argument("--json", action="store_true", help="one JSON object per line, whole events")
-    tail.add_argument("--limit", "-n", type=int, metavar="N",
-                      help="with --consumer: stop after N events; without: print the latest N "
-                      f"(default {DEFAULT_TAIL}), then --follow goes on")
+    tail.add_argument(
+        "--limit",
+        "-n",
+        type=int,
+        metavar="N",
+        help="with --consumer: stop after N events; without: print the latest N "
+        f"(default {DEFAULT_TAIL}), then --follow goes on",
+    )
     consumers = sub.add_parser("consumers", help="registered consumers: position and lag")
     consumers.add_argument("--json", action="store_true", help="one JSON object per line")
     purge_ = sub.add_parser("purge", help="delete old events every consumer has acknowledged")
@@ -108,8 +123,9 @@ def tail(args: argparse.Namespace, engine: Engine, clock: Clock) -> int:
     return 0
 
 
-def _tail_latest(args: argparse.Namespace, engine: Engine, clock: Clock, limit: int | None,
-                 printer: Printer) -> None:
+def _tail_latest(
+    args: argparse.Namespace, engine: Engine, clock: Clock, limit: int | None, printer: Printer
+) -> None:
     reader = OutboxReader(engine, EventFilter.of(args.types, None, args.tenant), typed=False)
     for event in reader.latest(limit or DEFAULT_TAIL):
         printer(event)
@@ -119,10 +135,12 @@ def _tail_latest(args: argparse.Namespace, engine: Engine, clock: Clock, limit: 
                 printer(event)
 
 
-def _tail_consumer(args: argparse.Namespace, engine: Engine, clock: Clock, limit: int | None,
-                   printer: Printer) -> None:
-    consumer = OutboxConsumer(engine, args.consumer, typed=False, clock=clock,
-                              **_consumer_filters(args, engine))
+def _tail_consumer(
+    args: argparse.Namespace, engine: Engine, clock: Clock, limit: int | None, printer: Printer
+) -> None:
+    consumer = OutboxConsumer(
+        engine, args.consumer, typed=False, clock=clock, **_consumer_filters(args, engine)
+    )
     if args.follow:
         with closing(consumer.follow(ack=True, clock=clock)) as events:
             _print_acked(consumer, islice(events, limit), printer)
@@ -157,8 +175,11 @@ def _consumer_filters(args: argparse.Namespace, engine: Engine) -> dict[str, Any
     with engine.connect() as conn:
         offset = OffsetStore().load(conn, args.consumer)
     stored = EventFilter.from_json(offset.filters if offset else {})
-    return {"types": stored.types, "aggregatetype": stored.aggregatetype,
-            "tenant_id": stored.tenant_id}
+    return {
+        "types": stored.types,
+        "aggregatetype": stored.aggregatetype,
+        "tenant_id": stored.tenant_id,
+    }
 
 
 def _check(args: argparse.Namespace) -> int | None:
@@ -166,8 +187,10 @@ def _check(args: argparse.Namespace) -> int | None:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     for type_ in args.types:
         if not _EVENT_TYPE.match(type_):
-            raise ConfigError(f"bad event type {type_!r}: use <entity>_created, <entity>_edited "
-                              "or <entity>_deleted")
+            raise ConfigError(
+                f"bad event type {type_!r}: use <entity>_created, <entity>_edited "
+                "or <entity>_deleted"
+            )
     return args.limit  # type: ignore[no-any-return]
 
 
@@ -175,6 +198,7 @@ def _printer(as_json: bool) -> Printer:
     def emit(event: Event) -> None:
         line = json.dumps(event.to_json(), sort_keys=True) if as_json else format_event(event)
         print(line, flush=True)  # flushed before it is acknowledged
+
     return emit
 
 
@@ -183,8 +207,10 @@ def format_event(event: Event) -> str:
     payload = event.to_json()["payload"]
     fields = ",".join(sorted(payload.get("changedFields") or {}))
     when = event.occurred_at.strftime("%Y-%m-%d %H:%M:%SZ")
-    line = (f"{event.id:>6}  {when}  {event.tenant_id}  {event.type}  "
-            f"{event.aggregatetype}/{event.aggregateid}  {payload.get('externalId', '')}")
+    line = (
+        f"{event.id:>6}  {when}  {event.tenant_id}  {event.type}  "
+        f"{event.aggregatetype}/{event.aggregateid}  {payload.get('externalId', '')}"
+    )
     return f"{line}  [{fields}]" if fields else line
 
 
@@ -199,18 +225,30 @@ def show_consumers(args: argparse.Namespace, engine: Engine, clock: Clock) -> in
         print("no consumers registered")
         return 0
     rows = [("CONSUMER", "POSITION", "UNREAD", "OLDEST UNREAD", "FILTERS")] + [
-        (lag.consumer, str(lag.position), str(lag.unread), format_age(lag.oldest_unread_age_s),
-         describe_filters(lag.filters) if lag.filters else "-") for lag in lags]
+        (
+            lag.consumer,
+            str(lag.position),
+            str(lag.unread),
+            format_age(lag.oldest_unread_age_s),
+            describe_filters(lag.filters) if lag.filters else "-",
+        )
+        for lag in lags
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
     return 0
 
 
 def _lag_json(lag: Lag) -> dict[str, Any]:
     return {
-        "consumer": lag.consumer, "last_txid": lag.position.txid, "last_id": lag.position.id,
-        "unread": lag.unread, "oldest_unread_age_s": lag.oldest_unread_age_s,
+        "consumer": lag.consumer,
+        "last_txid": lag.position.txid,
+        "last_id": lag.position.id,
+        "unread": lag.unread,
+        "oldest_unread_age_s": lag.oldest_unread_age_s,
         "filters": lag.filters,
         "updated_at": lag.updated_at.isoformat() if lag.updated_at else None,
     }

@@ -26,7 +26,9 @@ MAX_PAUSE_S = 5.0
 class Pause:
     """The shared pause: how many blocks are inside it, and whether the collector was on before."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_pause_s: float = MAX_PAUSE_S) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, max_pause_s: float = MAX_PAUSE_S
+    ) -> None:
         self.clock, self.max_pause_s = clock, max_pause_s
         self.lock = threading.Lock()
         self.depth = 0

@@ -80,7 +80,13 @@ class LeaseStore:
         self.engine = engine
 
     def acquire(
-        self, subscription_id: str, tenant_id: str, owner: str, run_id: str, now: datetime, ttl_s: float
+        self,
+        subscription_id: str,
+        tenant_id: str,
+        owner: str,
+        run_id: str,
+        now: datetime,
+        ttl_s: float,
     ) -> tuple[Lease | None, Holder | None]:
         """Take the lease (token + 1) or say who holds it. The previous holder, if gone, is returned too."""
         with write_transaction(self.engine) as conn:
@@ -90,15 +96,26 @@ class LeaseStore:
             if not holder_is_gone(row.owner, leased_until, now):
                 return None, previous
             token = int(row.fencing_token) + 1
-            conn.execute(leases.update().where(leases.c.subscription_id == subscription_id).values(
-                owner=owner, fencing_token=token, run_id=run_id,
-                leased_until=now + timedelta(seconds=ttl_s), heartbeat_at=now,
-            ))
+            conn.execute(
+                leases.update()
+                .where(leases.c.subscription_id == subscription_id)
+                .values(
+                    owner=owner,
+                    fencing_token=token,
+                    run_id=run_id,
+                    leased_until=now + timedelta(seconds=ttl_s),
+                    heartbeat_at=now,
+                )
+            )
         return Lease(subscription_id, owner, token, ttl_s), previous
 
-    def _locked_row(self, conn: Connection, subscription_id: str, tenant_id: str) -> sa.Row[tuple[object, ...]]:
+    def _locked_row(
+        self, conn: Connection, subscription_id: str, tenant_id: str
+    ) -> sa.Row[tuple[object, ...]]:
         insert_ignore(conn, leases, {"subscription_id": subscription_id, "tenant_id": tenant_id})
-        query = sa.select(leases).where(leases.c.subscription_id == subscription_id).with_for_update()
+        query = (
+            sa.select(leases).where(leases.c.subscription_id == subscription_id).with_for_update()
+        )
         row = conn.execute(query).first()
         assert row is not None
         return row

@@ -58,7 +58,9 @@ def ensure_schema(engine: Engine) -> None:
         upgrade(engine)
         return
     state = "empty" if current is None else f"at revision {current}"
-    raise ConfigError(f"the database is {state}, not at the latest schema; run `pipeline migrate` first")
+    raise ConfigError(
+        f"the database is {state}, not at the latest schema; run `pipeline migrate` first"
+    )
 
 
 def table_names(engine: Engine) -> set[str]:

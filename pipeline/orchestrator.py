@@ -47,8 +47,15 @@ StepHook = Callable[[str, int], None]
 (crash-injection tests kill the process there)."""
 
 STEPS = (
-    "fetched", "check_fence", "read_existing", "classify", "write", "record_items", "emit_events",
-    "advance_checkpoint", "committed",
+    "fetched",
+    "check_fence",
+    "read_existing",
+    "classify",
+    "write",
+    "record_items",
+    "emit_events",
+    "advance_checkpoint",
+    "committed",
 )
 
 
@@ -78,15 +85,24 @@ class Orchestrator:
         self.outbox = OutboxWriter(notify=notify)
 
     def run(
-        self, stream: Stream, sub: Subscription, source: ChangeSource | None = None,
+        self,
+        stream: Stream,
+        sub: Subscription,
+        source: ChangeSource | None = None,
         options: RunOptions | None = None,
     ) -> Run:
         """One run: lease, pages, final status. Returns the run as recorded."""
         options = options or RunOptions()
         sink = SqlSink(stream.table, sub.tenant_id, stream.provider)
-        source = source or stream.open_source(SourceContext(  # bad settings fail here: nothing written
-            sub, self.clock, SqlLookup(self.engine, sink), options.settings or {}, options.on_wait
-        ))
+        source = source or stream.open_source(
+            SourceContext(  # bad settings fail here: nothing written
+                sub,
+                self.clock,
+                SqlLookup(self.engine, sink),
+                options.settings or {},
+                options.on_wait,
+            )
+        )
         ensure_subscription(self.engine, sub, self.clock.now())
         run = Run(sub.id, sub.tenant_id, self.clock.now(), owner=options.owner or new_owner())
         lease = self._acquire(run, options)
@@ -102,10 +118,18 @@ class Orchestrator:
 
     def _acquire(self, run: Run, options: RunOptions) -> Lease | None:
         lease, holder = self.leases.acquire(
-            run.subscription_id, run.tenant_id, run.owner or "", run.id, run.started_at, options.lease_ttl_s
+            run.subscription_id,
+            run.tenant_id,
+            run.owner or "",
+            run.id,
+            run.started_at,
+            options.lease_ttl_s,
         )
         if lease is None:
-            run.status, run.error = "skipped", f"another run holds the lease: {holder.describe() if holder else '?'}"
+            run.status, run.error = (
+                "skipped",
+                f"another run holds the lease: {holder.describe() if holder else '?'}",
+            )
             run.completed_at = self.clock.now()
             self.ledger.start(run)
             self.ledger.finish(run)
@@ -119,8 +143,14 @@ class Orchestrator:
         return lease
 
     def _walk(
-        self, stream: Stream, sub: Subscription, run: Run, lease: Lease, sink: SqlSink,
-        source: ChangeSource, options: RunOptions,
+        self,
+        stream: Stream,
+        sub: Subscription,
+        run: Run,
+        lease: Lease,
+        sink: SqlSink,
+        source: ChangeSource,
+        options: RunOptions,
     ) -> None:
         with self.engine.connect() as conn:
             run.checkpoint_before = self.checkpoints.get(conn, sub.id)
@@ -130,14 +160,20 @@ class Orchestrator:
         try:
             page_tx = PageTransaction(self, stream, sub, run, lease, sink, source, options.on_step)
             for page in source.pages(run.checkpoint_before):
-                if options.should_stop and options.should_stop():  # a finished walk is never "stopped"
-                    raise StoppedError("stopped by shutdown after a committed page; the next run resumes there")
+                if (
+                    options.should_stop and options.should_stop()
+                ):  # a finished walk is never "stopped"
+                    raise StoppedError(
+                        "stopped by shutdown after a committed page; the next run resumes there"
+                    )
                 page_tx.apply(page)
                 if options.on_page:
                     options.on_page(run)
         except (PipelineError, BudgetSpent) as exc:
             ended_by = exc
-        except BaseException as exc:  # a bug or an interrupt still ends the run row, never `running`
+        except (
+            BaseException
+        ) as exc:  # a bug or an interrupt still ends the run row, never `running`
             ended_by = exc
             if not isinstance(exc, Exception):
                 raise
@@ -160,8 +196,15 @@ class PageTransaction:
     """Applies one page in one database transaction, as the chain of steps of DESIGN §4."""
 
     def __init__(
-        self, orchestrator: Orchestrator, stream: Stream, sub: Subscription, run: Run,
-        lease: Lease, sink: SqlSink, source: ChangeSource, on_step: StepHook | None = None,
+        self,
+        orchestrator: Orchestrator,
+        stream: Stream,
+        sub: Subscription,
+        run: Run,
+        lease: Lease,
+        sink: SqlSink,
+        source: ChangeSource,
+        on_step: StepHook | None = None,
     ) -> None:
         self.o = orchestrator
         self.on_step = on_step
@@ -172,7 +215,12 @@ class PageTransaction:
     def apply(self, page: Page) -> None:
         now, step = self.o.clock.now(), self.step
         number = self.run.counts["pages"] + 1
-        before = (dict(self.run.counts), self.run.guarded, self.run.error, self.run.checkpoint_after)
+        before = (
+            dict(self.run.counts),
+            self.run.guarded,
+            self.run.error,
+            self.run.checkpoint_after,
+        )
         step("fetched", number)
         try:
             with gc_paused(), write_transaction(self.o.engine) as conn:
@@ -198,7 +246,9 @@ class PageTransaction:
                 step("advance_checkpoint", number)
             step("committed", number)
         except BaseException:
-            self.run.counts, self.run.guarded, self.run.error, self.run.checkpoint_after = before  # rolled back
+            self.run.counts, self.run.guarded, self.run.error, self.run.checkpoint_after = (
+                before  # rolled back
+            )
             raise
         self.run.checkpoint_after = page.checkpoint
 
@@ -206,7 +256,9 @@ class PageTransaction:
         if self.on_step is not None:
             self.on_step(name, page_number)
 
-    def sweep(self, conn: Connection, sweeps: Sequence[Sweep], seen_in_page: set[str]) -> list[Change]:
+    def sweep(
+        self, conn: Connection, sweeps: Sequence[Sweep], seen_in_page: set[str]
+    ) -> list[Change]:
         """Deletion by absence for scopes walked completely, behind the fraction guard."""
         deletes: list[Change] = []
         for sweep in sweeps:

@@ -43,7 +43,12 @@ class Sink(Protocol):
 
     def read_data(self, conn: Connection, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]: ...
 
-    def write(self, conn: Connection, upserts: Sequence[dict[str, Any]], tombstones: Sequence[dict[str, Any]]) -> None: ...
+    def write(
+        self,
+        conn: Connection,
+        upserts: Sequence[dict[str, Any]],
+        tombstones: Sequence[dict[str, Any]],
+    ) -> None: ...
 
     def live_in_scope(self, conn: Connection, sweep: Sweep) -> list[str]: ...
 

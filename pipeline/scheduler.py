@@ -48,13 +48,20 @@ def job_id(sub: SubscriptionConfig) -> str:
 class Scheduler:
     """Runs the enabled subscriptions of a config on their triggers until stopped."""
 
-    def __init__(self, engine: Engine, config: PipelineConfig, clock: Clock | None = None,
-                 settings: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        config: PipelineConfig,
+        clock: Clock | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         self.engine, self.config = engine, config
         self.orchestrator = Orchestrator(engine, clock or SystemClock())
         self.settings = settings or {}
         self.stopping = threading.Event()
-        self.buckets: dict[str, dict[str, Any]] = {}  # per tenant: one rate budget per vendor method
+        self.buckets: dict[
+            str, dict[str, Any]
+        ] = {}  # per tenant: one rate budget per vendor method
         enabled = [sub for sub in config.subscriptions if sub.enabled]
         self.shares = TenantShares(config.workers, len({sub.tenant for sub in enabled}))
         self.by_key = {job_id(sub): sub for sub in enabled}
@@ -68,8 +75,12 @@ class Scheduler:
         for sub in self.config.subscriptions:
             if sub.enabled:
                 self.scheduler.add_job(
-                    self.run_once, trigger_for(sub), args=[sub], id=job_id(sub),
-                    name=f"{sub.stream}/{sub.tenant}/{sub.name}", next_run_time=datetime.now().astimezone(),
+                    self.run_once,
+                    trigger_for(sub),
+                    args=[sub],
+                    id=job_id(sub),
+                    name=f"{sub.stream}/{sub.tenant}/{sub.name}",
+                    next_run_time=datetime.now().astimezone(),
                 )
         self.scheduler.start()
         log.info("scheduling %d subscriptions", len(self.scheduler.get_jobs()))
@@ -99,8 +110,15 @@ class Scheduler:
             self._hand_over(tenant)
             return
         try:
-            self.scheduler.add_job(self.run_once, "date", run_date=datetime.now().astimezone(), args=[sub],
-                                   kwargs={"handed": True}, id=f"{key}:handed", replace_existing=True)
+            self.scheduler.add_job(
+                self.run_once,
+                "date",
+                run_date=datetime.now().astimezone(),
+                args=[sub],
+                kwargs={"handed": True},
+                id=f"{key}:handed",
+                replace_existing=True,
+            )
         except SchedulerNotRunningError:  # shut down meanwhile
             self.shares.take_handed(key)
             self._hand_over(tenant)
@@ -108,18 +126,33 @@ class Scheduler:
     def _run(self, sub: SubscriptionConfig) -> Run:
         """One run of a subscription; a throttled run asks to be retried when the vendor allows."""
         settings = {**self.settings, "buckets": self.buckets.setdefault(sub.tenant, {})}
-        options = RunOptions(lease_ttl_s=self.config.lease_ttl_s, settings=settings,
-                             should_stop=self.stopping.is_set)
+        options = RunOptions(
+            lease_ttl_s=self.config.lease_ttl_s, settings=settings, should_stop=self.stopping.is_set
+        )
         run = self.orchestrator.run(get_stream(sub.stream), sub.subscription(), options=options)
-        log.info("%s/%s: %s (+%d ~%d -%d)", sub.stream, sub.tenant, run.status, run.created, run.updated, run.deleted)
+        log.info(
+            "%s/%s: %s (+%d ~%d -%d)",
+            sub.stream,
+            sub.tenant,
+            run.status,
+            run.created,
+            run.updated,
+            run.deleted,
+        )
         if run.status == "throttled" and not self.stopping.is_set():
             self.retry_later(sub, run.retry_after_s or 60.0)
         return run
 
     def retry_later(self, sub: SubscriptionConfig, seconds: float) -> None:
         when = datetime.now().astimezone() + timedelta(seconds=seconds)
-        self.scheduler.add_job(self.run_once, "date", run_date=when, args=[sub],
-                               id=f"{job_id(sub)}:retry", replace_existing=True)
+        self.scheduler.add_job(
+            self.run_once,
+            "date",
+            run_date=when,
+            args=[sub],
+            id=f"{job_id(sub)}:retry",
+            replace_existing=True,
+        )
 
     def stop(self) -> None:
         """Stop taking work; running subscriptions stop after their current page."""

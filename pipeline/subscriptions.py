@@ -48,10 +48,19 @@ def ensure_subscription(engine: Engine, sub: Subscription, now: datetime) -> Non
     """Create the subscription row, or refresh its config; the checkpoint is never touched here."""
     values = {"config": sub.config, "enabled": sub.enabled, "updated_at": now}
     with write_transaction(engine) as conn:
-        insert_ignore(conn, subscriptions, dict(
-            id=sub.id, connector=sub.connector, stream=sub.stream, tenant_id=sub.tenant_id,
-            name=sub.name, created_at=now, **values,
-        ))
+        insert_ignore(
+            conn,
+            subscriptions,
+            dict(
+                id=sub.id,
+                connector=sub.connector,
+                stream=sub.stream,
+                tenant_id=sub.tenant_id,
+                name=sub.name,
+                created_at=now,
+                **values,
+            ),
+        )
         conn.execute(subscriptions.update().where(subscriptions.c.id == sub.id).values(**values))
 
 
@@ -64,14 +73,18 @@ class SqlCheckpoints:
         ).first()
         return row[0] if row else None
 
-    def put(self, conn: Connection, subscription_id: str, checkpoint: Checkpoint | None, now: datetime) -> None:
+    def put(
+        self, conn: Connection, subscription_id: str, checkpoint: Checkpoint | None, now: datetime
+    ) -> None:
         result = conn.execute(
             subscriptions.update()
             .where(subscriptions.c.id == subscription_id)
             .values(checkpoint=checkpoint, updated_at=now)
         )
         if result.rowcount != 1:
-            raise PipelineError(f"subscription {subscription_id} does not exist; cannot store its checkpoint")
+            raise PipelineError(
+                f"subscription {subscription_id} does not exist; cannot store its checkpoint"
+            )
 
     def reset(self, engine: Engine, subscription_id: str, now: datetime) -> bool:
         """Forget the checkpoint (`pipeline state reset`, `--full-refresh`)."""

@@ -44,7 +44,14 @@ leases = sa.Table(
 )
 
 RUN_STATUSES = (
-    "running", "success", "no_changes", "partial", "throttled", "failed", "lost_lease", "skipped",
+    "running",
+    "success",
+    "no_changes",
+    "partial",
+    "throttled",
+    "failed",
+    "lost_lease",
+    "skipped",
 )
 
 runs = sa.Table(
@@ -87,7 +94,9 @@ run_items = sa.Table(
     metadata,
     sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
     sa.Column(
-        "run_id", sa.String(36), sa.ForeignKey("integration_runs.id", ondelete="CASCADE"),
+        "run_id",
+        sa.String(36),
+        sa.ForeignKey("integration_runs.id", ondelete="CASCADE"),
         nullable=False,
     ),
     sa.Column("tenant_id", sa.String(128), nullable=False),

@@ -68,11 +68,18 @@ class ScriptedSource:
     calls: int = 0
 
     def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
-        start = int(checkpoint["page"]) if checkpoint and checkpoint.get("script") == self.name else 0
+        start = (
+            int(checkpoint["page"]) if checkpoint and checkpoint.get("script") == self.name else 0
+        )
         for index in range(start, len(self.pages_)):
             self.calls += 1
-            changes = [c if isinstance(c, Change) else Change.upsert(str(c["id"]), c) for c in self.pages_[index]]
-            yield Page(changes, {"script": self.name, "page": index + 1}, self.sweeps.get(index, ()))
+            changes = [
+                c if isinstance(c, Change) else Change.upsert(str(c["id"]), c)
+                for c in self.pages_[index]
+            ]
+            yield Page(
+                changes, {"script": self.name, "page": index + 1}, self.sweeps.get(index, ())
+            )
         if self.fail_with is not None:
             raise self.fail_with
 
@@ -84,11 +91,19 @@ def _no_source(ctx: SourceContext) -> ChangeSource:
     raise SourceError("the testing stream needs a ScriptedSource passed to the run")
 
 
-TESTING_STREAM = register(Stream(
-    connector="testing", name="items", entity="item", table=testing_items, model=Item,
-    open_source=_no_source, volatile=frozenset({"seen_at"}), unordered=frozenset({"tags"}),
-    description="in-memory stream for engine tests",
-))
+TESTING_STREAM = register(
+    Stream(
+        connector="testing",
+        name="items",
+        entity="item",
+        table=testing_items,
+        model=Item,
+        open_source=_no_source,
+        volatile=frozenset({"seen_at"}),
+        unordered=frozenset({"tags"}),
+        description="in-memory stream for engine tests",
+    )
+)
 
 
 class Db:
@@ -103,9 +118,16 @@ class Db:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def run(self, source: ChangeSource, sub: Subscription | None = None, stream: Stream = TESTING_STREAM,
-            options: RunOptions | None = None) -> Any:
-        return self.orchestrator.run(stream, sub or Subscription("testing", "items"), source, options)
+    def run(
+        self,
+        source: ChangeSource,
+        sub: Subscription | None = None,
+        stream: Stream = TESTING_STREAM,
+        options: RunOptions | None = None,
+    ) -> Any:
+        return self.orchestrator.run(
+            stream, sub or Subscription("testing", "items"), source, options
+        )
 
     def rows(self, query: Any) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -121,7 +143,9 @@ class Db:
         return {r["external_id"]: r for r in self.rows(sa.select(table))}
 
     def items(self, run_id: str) -> list[dict[str, Any]]:
-        return self.rows(sa.select(run_items).where(run_items.c.run_id == run_id).order_by(run_items.c.id))
+        return self.rows(
+            sa.select(run_items).where(run_items.c.run_id == run_id).order_by(run_items.c.id)
+        )
 
     def run_row(self, run_id: str) -> dict[str, Any]:
         [row] = self.rows(sa.select(runs).where(runs.c.id == run_id))

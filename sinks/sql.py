@@ -44,7 +44,9 @@ class Batch:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any, Any]], list[str] | None]] = {}
+        self._compiled: dict[
+            tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any, Any]], list[str] | None]
+        ] = {}
         table = getattr(statement, "table", None)
         columns = getattr(table, "columns", ())
         self._plain = not any(c.default is not None or c.onupdate is not None for c in columns)
@@ -78,7 +80,9 @@ class Batch:
             order, names = list(compiled.positiontup), None
         elif dialect.paramstyle == "pyformat" and "%%" not in sql:
             # psycopg: `%(name)s` → `%s` with tuples; mapping a dict per row costs more than the insert
-            sql, order = _positional(sql, {v: k for k, v in (compiled.escaped_bind_names or {}).items()})
+            sql, order = _positional(
+                sql, {v: k for k, v in (compiled.escaped_bind_names or {}).items()}
+            )
             names = None
         else:
             order = list(compiled.binds)
@@ -109,7 +113,9 @@ def _positional(sql: str, unescape: Mapping[str, str]) -> tuple[str, list[str]]:
     return _NAMED.sub(placeholder, sql), order
 
 
-def _column(rows: Sequence[Mapping[str, Any]], key: str, value: Any, process: Callable[[Any], Any] | None) -> list[Any]:
+def _column(
+    rows: Sequence[Mapping[str, Any]], key: str, value: Any, process: Callable[[Any], Any] | None
+) -> list[Any]:
     """One parameter's values for every row, through its bind processor (once per run of one object)."""
     if value is not _UNSET:
         return [process(value) if process else value] * len(rows)
@@ -134,7 +140,11 @@ class StoredRow:
     __slots__ = ("_id", "_to_id", "content_hash", "is_deleted", "version")
 
     def __init__(
-        self, id: Any, content_hash: str, version: int, is_deleted: bool,
+        self,
+        id: Any,
+        content_hash: str,
+        version: int,
+        is_deleted: bool,
         to_id: Callable[[Any], Any] | None = None,
     ) -> None:
         self._id, self._to_id = id, to_id
@@ -148,15 +158,20 @@ class StoredRow:
         if not isinstance(other, StoredRow):
             return NotImplemented
         return (self.id, self.content_hash, self.version, self.is_deleted) == (
-            other.id, other.content_hash, other.version, other.is_deleted
+            other.id,
+            other.content_hash,
+            other.version,
+            other.is_deleted,
         )
 
     def __hash__(self) -> int:
         return hash((self.id, self.content_hash, self.version, self.is_deleted))
 
     def __repr__(self) -> str:
-        return (f"StoredRow(id={self.id!r}, content_hash={self.content_hash!r}, version={self.version!r}, "
-                f"is_deleted={self.is_deleted!r})")
+        return (
+            f"StoredRow(id={self.id!r}, content_hash={self.content_hash!r}, version={self.version!r}, "
+            f"is_deleted={self.is_deleted!r})"
+        )
 
 
 class SqlSink:
@@ -170,10 +185,19 @@ class SqlSink:
         c = table.c
         scoped = sa.and_(c.tenant_id == tenant_id, c.provider == provider)
         self._scoped = scoped
-        self._slim = _ByKeys(table, scoped, (
-            c.external_id, sa.type_coerce(c.id, sa.String()).label("id"), c.content_hash, c.version,
-            sa.type_coerce(c.deleted_at.is_not(None), sa.Integer()).label("is_deleted"),  # no per-row processor
-        ))
+        self._slim = _ByKeys(
+            table,
+            scoped,
+            (
+                c.external_id,
+                sa.type_coerce(c.id, sa.String()).label("id"),
+                c.content_hash,
+                c.version,
+                sa.type_coerce(c.deleted_at.is_not(None), sa.Integer()).label(
+                    "is_deleted"
+                ),  # no per-row processor
+            ),
+        )
         self._data = _ByKeys(table, scoped, (c.external_id, c.data))
         self._to_id: dict[str, Callable[[Any], Any] | None] = {}
         self._tombstone = Batch(
@@ -187,7 +211,9 @@ class SqlSink:
             )
         )
         self._rehash = Batch(
-            table.update().where(c.id == sa.bindparam("b_id")).values(content_hash=sa.bindparam("b_hash"))
+            table.update()
+            .where(c.id == sa.bindparam("b_id"))
+            .values(content_hash=sa.bindparam("b_hash"))
         )
         self._upserts: dict[str, Batch] = {}
         self._scopes: dict[tuple[Any, ...], Any] = {}
@@ -199,7 +225,9 @@ class SqlSink:
         dialect = conn.dialect
         to_id = self._to_id.get(dialect.name, _UNSET)
         if to_id is _UNSET:
-            to_id = self._to_id[dialect.name] = self.table.c.id.type.dialect_impl(dialect).result_processor(dialect, None)
+            to_id = self._to_id[dialect.name] = self.table.c.id.type.dialect_impl(
+                dialect
+            ).result_processor(dialect, None)
         rows = self._slim.rows(conn, keys)
         if not rows:
             return {}
@@ -215,7 +243,11 @@ class SqlSink:
 
     def row(self, external_id: str, record: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
         """A full entity row: fixed columns, then typed columns taken from the record by name."""
-        row: dict[str, Any] = {"tenant_id": self.tenant_id, "provider": self.provider, "external_id": external_id}
+        row: dict[str, Any] = {
+            "tenant_id": self.tenant_id,
+            "provider": self.provider,
+            "external_id": external_id,
+        }
         row.update(fixed)
         row["data"] = record
         for name in self.typed:
@@ -223,7 +255,10 @@ class SqlSink:
         return row
 
     def write(
-        self, conn: Connection, upserts: Sequence[dict[str, Any]], tombstones: Sequence[dict[str, Any]],
+        self,
+        conn: Connection,
+        upserts: Sequence[dict[str, Any]],
+        tombstones: Sequence[dict[str, Any]],
         rehashes: Sequence[dict[str, Any]] = (),
     ) -> None:
         """One multi-row upsert, one batched tombstone update, and the stale hashes of noops."""
@@ -231,10 +266,13 @@ class SqlSink:
         if upserts:
             self._upsert_statement(conn).execute(conn, upserts)
         if tombstones:
-            self._tombstone.execute(conn, [
-                {"b_id": t["id"], "b_at": t["deleted_at"], "b_reason": t["delete_reason"]}
-                for t in tombstones
-            ])
+            self._tombstone.execute(
+                conn,
+                [
+                    {"b_id": t["id"], "b_at": t["deleted_at"], "b_reason": t["delete_reason"]}
+                    for t in tombstones
+                ],
+            )
 
     def _upsert_statement(self, conn: Connection) -> Batch:
         dialect = conn.dialect.name
@@ -245,7 +283,9 @@ class SqlSink:
                 for c in self.table.columns
                 if c.name not in _KEEP_ON_CONFLICT
             }
-            self._upserts[dialect] = Batch(insert.on_conflict_do_update(index_elements=list(_KEY), set_=update))
+            self._upserts[dialect] = Batch(
+                insert.on_conflict_do_update(index_elements=list(_KEY), set_=update)
+            )
         return self._upserts[dialect]
 
     def live_in_scope(self, conn: Connection, sweep: Sweep) -> list[str]:
@@ -256,14 +296,20 @@ class SqlSink:
         and run with the values bound.
         """
         shape = (
-            tuple((name, value if value is None or isinstance(value, bool) else ...) for name, value in sweep.where.items()),
+            tuple(
+                (name, value if value is None or isinstance(value, bool) else ...)
+                for name, value in sweep.where.items()
+            ),
             sweep.between[0] if sweep.between is not None else None,
         )
         query = self._scopes.get(shape)
         if query is None:
             query = self._scopes[shape] = self._scope_query(shape)
-        params = {f"w_{i}": value for i, value in enumerate(sweep.where.values())
-                  if not (value is None or isinstance(value, bool))}
+        params = {
+            f"w_{i}": value
+            for i, value in enumerate(sweep.where.values())
+            if not (value is None or isinstance(value, bool))
+        }
         if sweep.between is not None:
             params.update(b_low=sweep.between[1], b_high=sweep.between[2])
         return [r[0] for r in conn.execute(query, params)]
@@ -306,12 +352,16 @@ class SqlLookup:
         keys = list(keys)
         if self._query is None:
             c = self.sink.table.c
-            self._query = _ByKeys(self.sink.table, sa.and_(self.sink._scoped, c.deleted_at.is_(None)), (c.external_id, c.data))
+            self._query = _ByKeys(
+                self.sink.table,
+                sa.and_(self.sink._scoped, c.deleted_at.is_(None)),
+                (c.external_id, c.data),
+            )
         query = self._query
         found: dict[str, Mapping[str, Any]] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(keys), 5000):
-                found.update((r[0], r[1]) for r in query.rows(conn, keys[start:start + 5000]))
+                found.update((r[0], r[1]) for r in query.rows(conn, keys[start : start + 5000]))
         return found
 
 
@@ -328,10 +378,13 @@ class _ByKeys:
 
     def __init__(self, table: sa.Table, where: ColumnElement[bool], columns: Sequence[Any]) -> None:
         c = table.c
-        self.generic = sa.select(*columns).where(where, c.external_id.in_(sa.bindparam("keys", expanding=True)))
+        self.generic = sa.select(*columns).where(
+            where, c.external_id.in_(sa.bindparam("keys", expanding=True))
+        )
         keys = (
             sa.func.unnest(sa.bindparam("keys", type_=postgresql.ARRAY(c.external_id.type)))
-            .table_valued("key").render_derived(name="k")
+            .table_valued("key")
+            .render_derived(name="k")
         )
         probe = sa.select(*columns).where(where, c.external_id == keys.c.key).limit(1).lateral("m")
         self.on_postgres = sa.select(*probe.c).select_from(keys).join(probe, sa.true())
@@ -346,7 +399,9 @@ class _ByKeys:
         dialect = conn.dialect
         keys = list(keys)
         size = 0
-        if dialect.name != "postgresql":  # one expanded statement per power of two: pad with the last key
+        if (
+            dialect.name != "postgresql"
+        ):  # one expanded statement per power of two: pad with the last key
             size = 8
             while size < len(keys):
                 size *= 2
@@ -356,13 +411,21 @@ class _ByKeys:
         except _Unplannable:
             return list(conn.execute(self.statement(dialect), {"keys": list(keys)}).all())
         sql, slots, processors = plan
-        params = tuple(keys if slot is _KEYS else keys[slot] if type(slot) is int else slot.value for slot in slots)
+        params = tuple(
+            keys if slot is _KEYS else keys[slot] if type(slot) is int else slot.value
+            for slot in slots
+        )
         result = conn.exec_driver_sql(sql, params)
-        rows = list(result.cursor.fetchall() if result.cursor is not None else result.all())  # plain tuples
+        rows = list(
+            result.cursor.fetchall() if result.cursor is not None else result.all()
+        )  # plain tuples
         result.close()
         if not any(processors):
             return rows
-        return [tuple(v if p is None or v is None else p(v) for v, p in zip(r, processors, strict=True)) for r in rows]
+        return [
+            tuple(v if p is None or v is None else p(v) for v, p in zip(r, processors, strict=True))
+            for r in rows
+        ]
 
     def _plan(self, dialect: Dialect, size: int) -> tuple[str, list[Any], list[Any]]:
         statement = self.statement(dialect)
@@ -373,7 +436,9 @@ class _ByKeys:
         if state.positiontup is not None:
             names = list(state.positiontup)
         else:
-            sql, names = _positional(sql, {v: k for k, v in (compiled.escaped_bind_names or {}).items()})
+            sql, names = _positional(
+                sql, {v: k for k, v in (compiled.escaped_bind_names or {}).items()}
+            )
         slots: list[Any] = []
         for name in names:
             value = state.parameters[name]
@@ -385,7 +450,8 @@ class _ByKeys:
             else:
                 slots.append(_Slot(process(value) if process is not None else value, constant=True))
         processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns
         ]
         plan = self._plans[(dialect.name, size)] = (sql, slots, processors)
         return plan

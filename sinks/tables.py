@@ -11,8 +11,17 @@ import sqlalchemy as sa
 from pipeline.db import JSONType, Timestamp, metadata
 
 ENTITY_COLUMNS = (
-    "id", "tenant_id", "provider", "external_id", "content_hash", "version", "data",
-    "created_at", "updated_at", "deleted_at", "delete_reason",
+    "id",
+    "tenant_id",
+    "provider",
+    "external_id",
+    "content_hash",
+    "version",
+    "data",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "delete_reason",
 )
 
 

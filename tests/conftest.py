@@ -37,7 +37,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_url() -> Iterator[str]:
     """A schema of its own for this test session (so parallel sessions never collide), as a URL."""
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need PIPELINE_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            "PostgreSQL tests need PIPELINE_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     schema = f"pipeline_test_{os.getpid()}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:

@@ -35,19 +35,36 @@ TOKEN_ENV = "SLACK_BOT_TOKEN"
 REGIMES = {
     "tier3": Regime(
         "tier3",
-        {"conversations.history": 50, "conversations.replies": 50,
-         "conversations.list": 20, "users.list": 20},
-        limit=200, burst=10,
+        {
+            "conversations.history": 50,
+            "conversations.replies": 50,
+            "conversations.list": 20,
+            "users.list": 20,
+        },
+        limit=200,
+        burst=10,
     ),
     "non_marketplace": Regime(
         "non_marketplace",
-        {"conversations.history": 1, "conversations.replies": 1,
-         "conversations.list": 20, "users.list": 20},
-        limit=15, burst=1,
+        {
+            "conversations.history": 1,
+            "conversations.replies": 1,
+            "conversations.list": 20,
+            "users.list": 20,
+        },
+        limit=15,
+        burst=1,
     ),
 }
 
-_AUTH = {"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired", "missing_scope"}
+_AUTH = {
+    "not_authed",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "missing_scope",
+}
 _ACCESS = {"not_in_channel", "channel_not_found", "thread_not_found"}
 _TRANSIENT = {"fatal_error", "internal_error", "request_timeout", "service_unavailable"}
 
@@ -57,7 +74,9 @@ def check(response: httpx.Response) -> None:
     try:
         body = response.json()
     except ValueError:
-        raise TransientError(f"Slack returned a body that is not JSON (HTTP {response.status_code})") from None
+        raise TransientError(
+            f"Slack returned a body that is not JSON (HTTP {response.status_code})"
+        ) from None
     if body.get("ok", False):
         return
     code = str(body.get("error", "unknown_error"))
@@ -99,7 +118,9 @@ class SlackClient:
 
 
 def open_client(
-    settings: Mapping[str, Any], config: Mapping[str, Any], clock: Clock,
+    settings: Mapping[str, Any],
+    config: Mapping[str, Any],
+    clock: Clock,
     on_wait: Callable[[float, str], None] | None = None,
 ) -> SlackClient:
     """A client from run settings (sandbox, CLI) and subscription config (regime, budget, token)."""
@@ -109,9 +130,14 @@ def open_client(
     token_env = str(config.get("token_env", TOKEN_ENV))
     token = settings.get("token") or os.environ.get(token_env)
     if not token:
-        raise MissingTokenError(f"{token_env} is not set: export a Slack bot token, or run with --sandbox")
+        raise MissingTokenError(
+            f"{token_env} is not set: export a Slack bot token, or run with --sandbox"
+        )
     http = HttpClient(
-        settings.get("api_url") or config.get("api_url") or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL,
+        settings.get("api_url")
+        or config.get("api_url")
+        or os.environ.get("SLACK_API_URL")
+        or DEFAULT_API_URL,
         auth=BearerToken(token=str(token)),
         regime=REGIMES[regime_name],
         budget=RequestBudget(config.get("max_requests")),

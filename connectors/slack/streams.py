@@ -59,7 +59,11 @@ class ListSource:
         for items, cursor in walk(self.client, self.method, self.items_at, **self.params):
             changes = [Change.upsert(str(i["id"]), i) for i in items]
             seen.update(c.external_id for c in changes)
-            sweeps = [] if cursor else [Sweep(f"{self.method} (all)", seen, max_fraction=self.max_fraction)]
+            sweeps = (
+                []
+                if cursor
+                else [Sweep(f"{self.method} (all)", seen, max_fraction=self.max_fraction)]
+            )
             yield Page(changes, {"complete": cursor is None}, sweeps)
 
     def api_calls(self) -> Mapping[str, int]:
@@ -89,7 +93,10 @@ class Window:
 
     def state(self) -> dict[str, Any]:
         return {
-            "lo": self.lo, "hi": self.hi, "cursor": self.cursor, "latest": self.latest,
+            "lo": self.lo,
+            "hi": self.hi,
+            "cursor": self.cursor,
+            "latest": self.latest,
             "oldest_applied": self.oldest_applied,
         }
 
@@ -97,7 +104,9 @@ class Window:
 class MessagesSource:
     """Top-level messages and thread replies of every channel the bot is a member of."""
 
-    def __init__(self, client: SlackClient, lookup: EntityLookup, config: Mapping[str, Any], run_start: str) -> None:
+    def __init__(
+        self, client: SlackClient, lookup: EntityLookup, config: Mapping[str, Any], run_start: str
+    ) -> None:
         self.client = client
         self.lookup = lookup
         self.channels = set(config.get("channels") or [])
@@ -119,7 +128,9 @@ class MessagesSource:
 
     def member_channels(self) -> list[str]:
         found = []
-        for items, _ in walk(self.client, "conversations.list", "channels", types="public_channel,private_channel"):
+        for items, _ in walk(
+            self.client, "conversations.list", "channels", types="public_channel,private_channel"
+        ):
             found += [c["id"] for c in items if c.get("is_member") and not c.get("is_archived")]
         wanted = [c for c in found if not self.channels or c in self.channels]
         return sorted(wanted)
@@ -127,7 +138,14 @@ class MessagesSource:
     def window_for(self, stored: Mapping[str, Any]) -> Window:
         if stored.get("window"):
             w = stored["window"]
-            return Window(w["lo"], w["hi"], w.get("cursor"), w.get("latest"), w.get("oldest_applied"), resumed=True)
+            return Window(
+                w["lo"],
+                w["hi"],
+                w.get("cursor"),
+                w.get("latest"),
+                w.get("oldest_applied"),
+                resumed=True,
+            )
         high = stored.get("high_water")
         lo = "0" if high is None else to_ts(max(Decimal(0), ts_key(high) - self.lookback_s))
         return Window(lo, self.run_start)
@@ -144,8 +162,10 @@ class MessagesSource:
             threads = self.moved_threads(channel, messages)
             window.cursor = next_cursor(body)
             done = window.cursor is None
-            high = max([stored.get("high_water"), *(m["ts"] for m in messages)],
-                       key=lambda t: ts_key(t) if t else Decimal(-1))
+            high = max(
+                [stored.get("high_water"), *(m["ts"] for m in messages)],
+                key=lambda t: ts_key(t) if t else Decimal(-1),
+            )
             stored.update(high_water=high, window=None if done else window.state())
             if done:
                 stored["synced_to"] = window.hi
@@ -167,11 +187,18 @@ class MessagesSource:
 
     def _history(self, channel: str, window: Window) -> dict[str, Any]:
         return self.client.call(
-            "conversations.history", channel=channel, oldest=window.lo,
-            latest=window.latest or window.hi, inclusive=1, cursor=window.cursor, limit=self.client.limit,
+            "conversations.history",
+            channel=channel,
+            oldest=window.lo,
+            latest=window.latest or window.hi,
+            inclusive=1,
+            cursor=window.cursor,
+            limit=self.client.limit,
         )
 
-    def message_changes(self, channel: str, messages: list[dict[str, Any]], window: Window) -> list[Change]:
+    def message_changes(
+        self, channel: str, messages: list[dict[str, Any]], window: Window
+    ) -> list[Change]:
         changes = [self.change(channel, m) for m in messages]
         window.seen.update(c.external_id for c in changes)
         if messages:
@@ -189,10 +216,16 @@ class MessagesSource:
     def moved_threads(self, channel: str, messages: list[dict[str, Any]]) -> list[str]:
         """Parents whose thread is new or whose `reply_count`/`latest_reply` moved (vendors.md §1.8)."""
         parents = [m for m in messages if m.get("thread_ts") == m.get("ts")]
-        stored = self.lookup.lookup(message_id(channel, m["ts"]) for m in parents) if parents else {}
-        return [p["ts"] for p in parents if thread_moved(p, stored.get(message_id(channel, p["ts"])))]
+        stored = (
+            self.lookup.lookup(message_id(channel, m["ts"]) for m in parents) if parents else {}
+        )
+        return [
+            p["ts"] for p in parents if thread_moved(p, stored.get(message_id(channel, p["ts"])))
+        ]
 
-    def thread_pages(self, channel: str, stored: dict[str, Any], state: dict[str, Any]) -> Iterator[Page]:
+    def thread_pages(
+        self, channel: str, stored: dict[str, Any], state: dict[str, Any]
+    ) -> Iterator[Page]:
         """The replies of the pending threads, as one page that also takes them off the checkpoint.
 
         A thread stays pending in the checkpoint until its replies are committed: its parent was
@@ -213,7 +246,7 @@ class MessagesSource:
                 done.append(parent_ts)
         except (BudgetSpent, PipelineError):
             if done:
-                set_threads(stored, pending[len(done):])
+                set_threads(stored, pending[len(done) :])
                 yield Page(changes, checkpoint_of(state), sweeps)
             raise
         if done:
@@ -224,7 +257,9 @@ class MessagesSource:
         """Every reply of a thread (the parent, which comes first, is skipped); None if it vanished."""
         replies: list[Change] = []
         try:
-            for items, _ in walk(self.client, "conversations.replies", "messages", channel=channel, ts=parent_ts):
+            for items, _ in walk(
+                self.client, "conversations.replies", "messages", channel=channel, ts=parent_ts
+            ):
                 replies += [self.change(channel, m) for m in items if m.get("ts") != parent_ts]
         except AccessLostError:
             return None  # thread_not_found: deleted between history and replies; next run sees it
@@ -233,7 +268,8 @@ class MessagesSource:
     def thread_sweep(self, channel: str, parent_ts: str, replies: list[Change]) -> Sweep:
         """A thread walked completely: its stored replies that did not come back were deleted."""
         return Sweep(
-            f"thread {channel}:{parent_ts}", {c.external_id for c in replies},
+            f"thread {channel}:{parent_ts}",
+            {c.external_id for c in replies},
             where={"channel": channel, "thread_ts": parent_ts, "is_reply": True},
             max_fraction=1.0,  # a thread walked to its end is authoritative, even when emptied
         )
@@ -241,11 +277,15 @@ class MessagesSource:
     def window_sweep(self, channel: str, window: Window) -> list[Sweep]:
         if window.resumed:
             return []  # part of this window was walked by an earlier run: absence proves nothing
-        return [Sweep(
-            f"channel {channel} window [{window.lo}, {window.hi}]", window.seen,
-            where={"channel": channel, "is_reply": False}, between=("ts", window.lo, window.hi),
-            max_fraction=self.max_fraction,
-        )]
+        return [
+            Sweep(
+                f"channel {channel} window [{window.lo}, {window.hi}]",
+                window.seen,
+                where={"channel": channel, "is_reply": False},
+                between=("ts", window.lo, window.hi),
+                max_fraction=self.max_fraction,
+            )
+        ]
 
 
 def in_turn(channels: list[str], stored: Mapping[str, Any]) -> list[str]:
@@ -254,6 +294,7 @@ def in_turn(channels: list[str], stored: Mapping[str, Any]) -> list[str]:
     Under a tight budget (non-Marketplace: one history page per minute, vendors.md §1.6) a run
     ends after a page or two; without turns the first channel's next window would take every run.
     """
+
     def turn(channel: str) -> tuple[int, Decimal, str]:
         s = stored.get(channel) or {}
         if s.get("window") or s.get("threads"):
@@ -296,8 +337,14 @@ def open_messages(ctx: SourceContext) -> MessagesSource:
 
 
 def open_channels(ctx: SourceContext) -> ChannelsSource:
-    return ChannelsSource(open_client(ctx.settings, ctx.subscription.config, ctx.clock, ctx.on_wait), ctx.subscription.config)
+    return ChannelsSource(
+        open_client(ctx.settings, ctx.subscription.config, ctx.clock, ctx.on_wait),
+        ctx.subscription.config,
+    )
 
 
 def open_users(ctx: SourceContext) -> UsersSource:
-    return UsersSource(open_client(ctx.settings, ctx.subscription.config, ctx.clock, ctx.on_wait), ctx.subscription.config)
+    return UsersSource(
+        open_client(ctx.settings, ctx.subscription.config, ctx.clock, ctx.on_wait),
+        ctx.subscription.config,
+    )

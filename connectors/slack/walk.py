@@ -17,8 +17,9 @@ def next_cursor(body: dict[str, Any]) -> str | None:
     return (body.get("response_metadata") or {}).get("next_cursor") or None
 
 
-def walk(client: SlackClient, method: str, items_at: str, cursor: str | None = None,
-         **params: Any) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+def walk(
+    client: SlackClient, method: str, items_at: str, cursor: str | None = None, **params: Any
+) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
     """Yield (items, cursor after this page) for each page of `method`."""
     seen: set[str] = set()
     while True:

@@ -29,7 +29,9 @@ def main(argv: list[str]) -> int:
 
     engine = create_engine()
     run = Orchestrator(engine).run(
-        get_stream("slack-messages"), Subscription("slack", "messages"), options=RunOptions(on_step=kill_at)
+        get_stream("slack-messages"),
+        Subscription("slack", "messages"),
+        options=RunOptions(on_step=kill_at),
     )
     engine.dispose()
     print(f"not killed: run ended {run.status} after {run.counts['pages']} pages", file=sys.stderr)

@@ -22,7 +22,9 @@ from pipeline.cli import main
 from pipeline.db import create_engine
 from tests.conftest import PG_URL
 
-SUMMARY = re.compile(r"^slack-messages: (\w+) · created (\d+) · edited (\d+) · deleted (\d+) · .* · run (\S+)$")
+SUMMARY = re.compile(
+    r"^slack-messages: (\w+) · created (\d+) · edited (\d+) · deleted (\d+) · .* · run (\S+)$"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +47,20 @@ def summary(out: str) -> re.Match[str]:
     return match
 
 
-def test_sandbox_run_exits_0_and_prints_the_summary_with_created_counts(tmp_path: Path, db: str) -> None:
+def test_sandbox_run_exits_0_and_prints_the_summary_with_created_counts(
+    tmp_path: Path, db: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("SLACK_BOT_TOKEN", "PIPELINE_CONFIG")}
 
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "slack-messages", "--sandbox", "--db", db],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", "slack-messages", "--sandbox", "--db", db],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr
     status, created, edited, deleted, _ = summary(done.stdout).groups()
@@ -78,13 +89,17 @@ def test_missing_token_exits_2_with_one_line_naming_the_variable_and_sandbox(
     assert line.startswith("error: ") and "SLACK_BOT_TOKEN" in line and "--sandbox" in line
 
 
-def test_unknown_stream_exits_2_and_lists_the_known_streams(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_stream_exits_2_and_lists_the_known_streams(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["run", "slack-message", "--db", db])
 
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     [line] = err.splitlines()  # in-process, the engine tests' own stream is known too
-    assert line.startswith("error: unknown stream 'slack-message'; known streams: slack-channels, slack-messages, slack-users")
+    assert line.startswith(
+        "error: unknown stream 'slack-message'; known streams: slack-channels, slack-messages, slack-users"
+    )
 
 
 def test_rejected_token_exits_1_with_one_line_that_never_shows_the_token(
@@ -98,7 +113,9 @@ def test_rejected_token_exits_1_with_one_line_that_never_shows_the_token(
 
     out, err = capsys.readouterr()
     assert code == 1 and summary(out).group(1) == "failed"
-    assert err == "error: conversations.list: invalid_auth: check SLACK_BOT_TOKEN (or use --sandbox)\n"
+    assert (
+        err == "error: conversations.list: invalid_auth: check SLACK_BOT_TOKEN (or use --sandbox)\n"
+    )
     assert token not in out + err
 
 
@@ -107,10 +124,16 @@ def test_connectors_lists_the_slack_streams(capsys: pytest.CaptureFixture[str]) 
 
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert [line.split()[0] for line in lines] == ["slack-channels", "slack-messages", "slack-users"]
+    assert [line.split()[0] for line in lines] == [
+        "slack-channels",
+        "slack-messages",
+        "slack-users",
+    ]
 
 
-def test_runs_lists_each_run_with_its_status_and_counts(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_lists_each_run_with_its_status_and_counts(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["run", "slack-messages", "--sandbox", "--db", db])
     status, created, *_, run_id = summary(capsys.readouterr().out).groups()
 
@@ -118,10 +141,14 @@ def test_runs_lists_each_run_with_its_status_and_counts(db: str, capsys: pytest.
 
     header, row = capsys.readouterr().out.splitlines()
     assert code == 0 and header.split()[:5] == ["started", "stream", "tenant", "status", "+"]
-    assert row.split()[2:6] == ["slack-messages", "default", status, created] and row.endswith(run_id)
+    assert row.split()[2:6] == ["slack-messages", "default", status, created] and row.endswith(
+        run_id
+    )
 
 
-def test_state_show_prints_the_checkpoint_of_every_channel(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_state_show_prints_the_checkpoint_of_every_channel(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["run", "slack-messages", "--sandbox", "--db", db])
     capsys.readouterr()
 
@@ -154,9 +181,15 @@ def test_migrate_brings_an_empty_postgres_database_to_the_latest_schema(
     code = main(["--db", empty_pg_url, "migrate"])
 
     out = capsys.readouterr().out
-    assert code == 0 and out.startswith("migrated postgresql+psycopg://") and out.endswith("to the latest schema\n")
+    assert (
+        code == 0
+        and out.startswith("migrated postgresql+psycopg://")
+        and out.endswith("to the latest schema\n")
+    )
     engine = create_engine(empty_pg_url)
-    assert {"event_outbox", "integration_runs", "slack_messages"} <= set(sa.inspect(engine).get_table_names())
+    assert {"event_outbox", "integration_runs", "slack_messages"} <= set(
+        sa.inspect(engine).get_table_names()
+    )
     engine.dispose()
 
 

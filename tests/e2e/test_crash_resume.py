@@ -58,8 +58,12 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         events = list(conn.execute(sa.select(event_outbox)).mappings())
     external = {str(e["id"]): e["external_id"] for e in entities}
     outbox = Counter(
-        (str(e["event_id"]), e["type"], external.get(str(e["aggregateid"])),
-         canonical_json({**e["payload"], "entityId": external.get(e["payload"]["entityId"])}))
+        (
+            str(e["event_id"]),
+            e["type"],
+            external.get(str(e["aggregateid"])),
+            canonical_json({**e["payload"], "entityId": external.get(e["payload"]["entityId"])}),
+        )
         for e in events
     )
     return {
@@ -82,7 +86,9 @@ def uninterrupted(
     for dialect, url in urls.items():
         engine = create_engine(url)
         after = [snapshot(engine)]
-        run = sync(url, on_page=lambda _run, after=after, engine=engine: after.append(snapshot(engine)))
+        run = sync(
+            url, on_page=lambda _run, after=after, engine=engine: after.append(snapshot(engine))
+        )
         engine.dispose()
         assert (run.status, len(after)) == ("success", LAST + 1)
         expected[dialect] = after
@@ -98,14 +104,23 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.mark.parametrize(("step", "page"), CRASH_POINTS)
 def test_sigkill_at_a_step_then_rerun_ends_as_an_uninterrupted_run(
-    db_url: str, engine: Engine, uninterrupted: dict[str, list[dict[str, Any]]], step: str,
+    db_url: str,
+    engine: Engine,
+    uninterrupted: dict[str, list[dict[str, Any]]],
+    step: str,
     page: int,
 ) -> None:
     expected = uninterrupted[engine.dialect.name]
     committed = page if step == "committed" else page - 1
 
-    crashed = subprocess.run([sys.executable, str(WORKER), db_url, step, str(page)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    crashed = subprocess.run(
+        [sys.executable, str(WORKER), db_url, step, str(page)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     after_crash = snapshot(engine)
     stored: list[int] = []
     rerun = sync(db_url, on_page=lambda _run: stored.append(stored_page(engine)))

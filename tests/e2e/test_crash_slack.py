@@ -48,8 +48,11 @@ def uninterrupted(url: str, api_url: str) -> None:
     engine = create_engine(url)
     try:
         settings = {"api_url": api_url, "token": TOKEN}
-        Orchestrator(engine).run(get_stream("slack-messages"), Subscription("slack", "messages"),
-                                 options=RunOptions(settings=settings))
+        Orchestrator(engine).run(
+            get_stream("slack-messages"),
+            Subscription("slack", "messages"),
+            options=RunOptions(settings=settings),
+        )
     finally:
         engine.dispose()
 
@@ -60,20 +63,33 @@ def test_killed_run_resumes_with_the_outbox_of_an_uninterrupted_run(
     (tmp_path / "reference").mkdir()
     reference = sqlite_url(tmp_path / "reference", sqlite_template)
     with Sandbox(0, messages_per_channel=20).serving() as url:
-        env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": f"{url}/api/",
-               "PIPELINE_DATABASE_URL": db_url}
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_API_URL": f"{url}/api/",
+            "PIPELINE_DATABASE_URL": db_url,
+        }
         env.pop("PIPELINE_CONFIG", None)
 
         def process(*argv: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, *argv], env=env, cwd=tmp_path, capture_output=True,
-                                  text=True, timeout=60, check=False)
+            return subprocess.run(
+                [sys.executable, *argv],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
 
         killed = process(str(WORKER), "committed", "2")
         resumed = process("-m", "pipeline.cli", "run", "slack-messages")
         uninterrupted(reference, f"{url}/api/")
 
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert resumed.returncode == 0 and resumed.stdout.startswith("slack-messages: success"), resumed.stderr
+    assert resumed.returncode == 0 and resumed.stdout.startswith("slack-messages: success"), (
+        resumed.stderr
+    )
     [(first, _), (second, checkpoint)] = run_rows(db_url)
     assert (first, second) == ("failed", "success") and checkpoint  # taken over, then resumed
     events, expected = outbox(db_url), outbox(reference)

@@ -45,7 +45,8 @@ def schedule_config(tmp_path: Path, api_url: str, text: str | None = None) -> Pa
         text = "lease_ttl_s = 5\n" + "".join(
             f'[[subscriptions]]\nstream = "{stream}"\ntenant = "{tenant}"\ninterval = "1s"\n'
             f'token_env = "{TOKEN_ENV}"\napi_url = "{api_url}"\nmax_wait_s = 0\n\n'
-            for tenant in TENANTS for stream in ("slack-users", "slack-channels")
+            for tenant in TENANTS
+            for stream in ("slack-users", "slack-channels")
         )
     path = tmp_path / "pipeline.toml"
     path.write_text(text)
@@ -56,14 +57,21 @@ def pipeline(url: str, config: Path, *command: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PIPELINE_CONFIG": str(config), TOKEN_ENV: "xoxb-sandbox-token"}
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "--db", url, *command],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def worker(url: str, ttl_s: float, delay_s: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WORKER), url, str(ttl_s), str(delay_s)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -99,13 +107,20 @@ def rows(url: str, query: Any) -> list[dict[str, Any]]:
         engine.dispose()
 
 
-def wait_until_both_ran_everything(url: str, procs: list[subprocess.Popen[str]], timeout_s: float = 15) -> None:
+def wait_until_both_ran_everything(
+    url: str, procs: list[subprocess.Popen[str]], timeout_s: float = 15
+) -> None:
     """Poll the ledger until each process has finished a run and each of the 20 subscriptions has one."""
-    finished = sa.select(runs.c.subscription_id, runs.c.owner).where(runs.c.status.in_(("success", "no_changes")))
+    finished = sa.select(runs.c.subscription_id, runs.c.owner).where(
+        runs.c.status.in_(("success", "no_changes"))
+    )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         done = rows(url, finished)
-        if len({r["subscription_id"] for r in done}) == 20 and len({r["owner"].split(":")[1] for r in done}) == 2:
+        if (
+            len({r["subscription_id"] for r in done}) == 20
+            and len({r["owner"].split(":")[1] for r in done}) == 2
+        ):
             return
         assert all(proc.poll() is None for proc in procs), "a scheduler exited early"
         time.sleep(0.25)
@@ -115,12 +130,18 @@ def wait_until_both_ran_everything(url: str, procs: list[subprocess.Popen[str]],
 def assert_no_duplicate_events(url: str) -> list[dict[str, Any]]:
     events = rows(url, sa.select(event_outbox))
     assert len({e["event_id"] for e in events}) == len(events)
-    created = Counter((e["tenant_id"], e["aggregateid"], e["type"]) for e in events if e["type"].endswith("_created"))
+    created = Counter(
+        (e["tenant_id"], e["aggregateid"], e["type"])
+        for e in events
+        if e["type"].endswith("_created")
+    )
     assert [key for key, n in created.items() if n > 1] == []
     return events
 
 
-def test_two_schedulers_never_overlap_a_subscription(db_url: str, tmp_path: Path, slack_api: str) -> None:
+def test_two_schedulers_never_overlap_a_subscription(
+    db_url: str, tmp_path: Path, slack_api: str
+) -> None:
     config = schedule_config(tmp_path, slack_api)
     procs = [pipeline(db_url, config, "schedule") for _ in range(2)]
     try:
@@ -133,17 +154,29 @@ def test_two_schedulers_never_overlap_a_subscription(db_url: str, tmp_path: Path
         kill_all(*procs)
 
     assert [proc.returncode for proc in procs] == [0, 0], outputs
-    ledger = rows(db_url, sa.select(runs).where(runs.c.status != "skipped").order_by(runs.c.started_at))
+    ledger = rows(
+        db_url, sa.select(runs).where(runs.c.status != "skipped").order_by(runs.c.started_at)
+    )
     stopped = "stopped by shutdown after a committed page; the next run resumes there"
-    assert [r for r in ledger if r["status"] not in ("success", "no_changes", "throttled")
-            and (r["status"], r["error"]) != ("failed", stopped)] == []  # errors.py: a stopped run is `failed`
+    assert [
+        r
+        for r in ledger
+        if r["status"] not in ("success", "no_changes", "throttled")
+        and (r["status"], r["error"]) != ("failed", stopped)
+    ] == []  # errors.py: a stopped run is `failed`
     by_sub: dict[str, list[dict[str, Any]]] = {}
     for run in ledger:
         by_sub.setdefault(run["subscription_id"], []).append(run)
     assert len(by_sub) == 20, outputs
-    assert {r["owner"].split(":")[1] for r in ledger} == {str(proc.pid) for proc in procs}  # both did work
-    overlaps = [(a["id"], b["id"]) for sub_runs in by_sub.values()
-                for a, b in pairwise(sub_runs) if a["completed_at"] > b["started_at"]]
+    assert {r["owner"].split(":")[1] for r in ledger} == {
+        str(proc.pid) for proc in procs
+    }  # both did work
+    overlaps = [
+        (a["id"], b["id"])
+        for sub_runs in by_sub.values()
+        for a, b in pairwise(sub_runs)
+        if a["completed_at"] > b["started_at"]
+    ]
     assert overlaps == []
     events = assert_no_duplicate_events(db_url)
     truth = Sandbox(seed=0).state()  # the served workspace, synced once per tenant
@@ -194,8 +227,12 @@ def test_a_stopped_holder_loses_its_lease_and_writes_nothing_after_it_resumes(db
     assert len(assert_no_duplicate_events(db_url)) == events_before == 18
 
 
-def test_a_bad_config_exits_2_with_one_line_and_leaves_the_database_alone(tmp_path: Path, slack_api: str) -> None:
-    config = schedule_config(tmp_path, slack_api, '[[subscriptions]]\nstream = "slack-users"\ninterval = "often"\n')
+def test_a_bad_config_exits_2_with_one_line_and_leaves_the_database_alone(
+    tmp_path: Path, slack_api: str
+) -> None:
+    config = schedule_config(
+        tmp_path, slack_api, '[[subscriptions]]\nstream = "slack-users"\ninterval = "often"\n'
+    )
     db_path = tmp_path / "untouched.db"
 
     proc = pipeline(f"sqlite:///{db_path}", config, "schedule")
@@ -205,6 +242,8 @@ def test_a_bad_config_exits_2_with_one_line_and_leaves_the_database_alone(tmp_pa
         kill_all(proc)
 
     assert proc.returncode == 2
-    assert err.splitlines() == [f"error: {config}: subscriptions[0].interval: 'often' is not a duration like 30s, 5m, 12h or 7d"]
+    assert err.splitlines() == [
+        f"error: {config}: subscriptions[0].interval: 'often' is not a duration like 30s, 5m, 12h or 7d"
+    ]
     assert out == ""
     assert not db_path.exists()

@@ -29,8 +29,10 @@ def empty_sqlite(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def empty_postgres() -> Iterator[Engine]:
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need PIPELINE_TEST_POSTGRES_URL "
-                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            "PostgreSQL tests need PIPELINE_TEST_POSTGRES_URL "
+            "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")

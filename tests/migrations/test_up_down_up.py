@@ -23,29 +23,80 @@ from pipeline.migrate import (
 XID8_WARNING = "ignore:Did not recognize type 'xid8'"  # SQLAlchemy cannot reflect the txid type
 
 ENTITY = {
-    "id", "tenant_id", "provider", "external_id", "content_hash", "data", "created_at",
-    "updated_at", "deleted_at", "delete_reason",
+    "id",
+    "tenant_id",
+    "provider",
+    "external_id",
+    "content_hash",
+    "data",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "delete_reason",
 }
 DESIGN_COLUMNS = {
     "integration_subscriptions": {
-        "id", "connector", "stream", "tenant_id", "config", "enabled", "checkpoint", "created_at",
+        "id",
+        "connector",
+        "stream",
+        "tenant_id",
+        "config",
+        "enabled",
+        "checkpoint",
+        "created_at",
         "updated_at",
     },
     "integration_leases": {
-        "subscription_id", "owner", "fencing_token", "leased_until", "heartbeat_at",
+        "subscription_id",
+        "owner",
+        "fencing_token",
+        "leased_until",
+        "heartbeat_at",
     },
     "integration_runs": {
-        "id", "subscription_id", "tenant_id", "status", "started_at", "completed_at",
-        "duration_ms", "records_found", "created", "updated", "deleted", "noop", "failed", "pages",
-        "api_calls", "checkpoint_before", "checkpoint_after", "error",
+        "id",
+        "subscription_id",
+        "tenant_id",
+        "status",
+        "started_at",
+        "completed_at",
+        "duration_ms",
+        "records_found",
+        "created",
+        "updated",
+        "deleted",
+        "noop",
+        "failed",
+        "pages",
+        "api_calls",
+        "checkpoint_before",
+        "checkpoint_after",
+        "error",
     },
     "integration_run_items": {
-        "id", "run_id", "tenant_id", "entity_type", "external_id", "local_id", "operation",
-        "status", "changed_fields", "error", "created_at",
+        "id",
+        "run_id",
+        "tenant_id",
+        "entity_type",
+        "external_id",
+        "local_id",
+        "operation",
+        "status",
+        "changed_fields",
+        "error",
+        "created_at",
     },
     "event_outbox": {
-        "id", "event_id", "aggregatetype", "aggregateid", "type", "payload", "tenant_id", "source",
-        "run_id", "occurred_at",
+        "id",
+        "event_id",
+        "aggregatetype",
+        "aggregateid",
+        "type",
+        "payload",
+        "tenant_id",
+        "source",
+        "run_id",
+        "occurred_at",
     },
     "outbox_offsets": {"consumer", "updated_at"},
     "slack_messages": ENTITY,
@@ -103,8 +154,10 @@ def test_downgrade_one_step_drops_only_the_slack_entity_tables(empty_engine: Eng
 
 def txid_type(engine: Engine) -> str | None:
     """The outbox txid column's type, from information_schema (reflection knows no xid8)."""
-    query = sa.text("SELECT data_type FROM information_schema.columns "
-                    "WHERE table_name = 'event_outbox' AND column_name = 'txid'")
+    query = sa.text(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = 'event_outbox' AND column_name = 'txid'"
+    )
     with engine.connect() as conn:
         return conn.execute(query).scalar()
 

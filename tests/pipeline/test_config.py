@@ -46,29 +46,76 @@ def test_valid_file_becomes_subscriptions_with_their_config(tmp_path: Path) -> N
 
     assert config is not None and config.lease_ttl_s == 30
     messages, users = [s.subscription() for s in config.subscriptions]
-    assert messages == Subscription("slack", "messages", "acme", "default", {
-        "channels": ["C1", "C2"], "lookback_days": 3, "regime": "tier3", "token_env": "ACME_SLACK_TOKEN",
-        "api_url": "http://127.0.0.1:9/api/", "max_wait_s": 30, "max_delete_fraction": 0.5,
-    })
+    assert messages == Subscription(
+        "slack",
+        "messages",
+        "acme",
+        "default",
+        {
+            "channels": ["C1", "C2"],
+            "lookback_days": 3,
+            "regime": "tier3",
+            "token_env": "ACME_SLACK_TOKEN",
+            "api_url": "http://127.0.0.1:9/api/",
+            "max_wait_s": 30,
+            "max_delete_fraction": 0.5,
+        },
+    )
     assert (users.stream, users.tenant_id) == ("users", "acme")
     assert config.subscriptions[0].interval_s == 300
 
 
-@pytest.mark.parametrize(("text", "key", "says"), [
-    pytest.param(sub('token = "xoxb-123-secret"'), "subscriptions[0].token", "unknown key", id="unknown-key"),
-    pytest.param('token = "xoxb-123-secret"\n', "token", "unknown key", id="unknown-top-level-key"),
-    pytest.param('[[subscriptions]]\nstream = "slack-nope"\n', "subscriptions[0].stream",
-                 "known streams: slack-channels, slack-messages, slack-users", id="unknown-stream"),
-    pytest.param(sub('schedule = "61 * * * *"'), "subscriptions[0].schedule", "61", id="bad-cron"),
-    pytest.param(sub('schedule = "daily"'), "subscriptions[0].schedule", "expected 5", id="cron-not-5-fields"),
-    pytest.param(sub('interval = "5 minutes"'), "subscriptions[0].interval", "not a duration", id="bad-interval"),
-    pytest.param(sub('interval = "5m"', 'schedule = "*/5 * * * *"'), "subscriptions[0]",
-                 "either schedule (cron) or interval, not both", id="schedule-and-interval"),
-    pytest.param(sub('token_env = "xoxb-123-secret"'), "subscriptions[0].token_env",
-                 "must name an environment variable", id="token-env-holds-a-token"),
-    pytest.param("[[subscriptions]\nstream =\n", "not valid TOML", "line 1", id="not-toml"),
-])
-def test_each_mistake_is_one_line_naming_file_and_key(tmp_path: Path, text: str, key: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        pytest.param(
+            sub('token = "xoxb-123-secret"'),
+            "subscriptions[0].token",
+            "unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            'token = "xoxb-123-secret"\n', "token", "unknown key", id="unknown-top-level-key"
+        ),
+        pytest.param(
+            '[[subscriptions]]\nstream = "slack-nope"\n',
+            "subscriptions[0].stream",
+            "known streams: slack-channels, slack-messages, slack-users",
+            id="unknown-stream",
+        ),
+        pytest.param(
+            sub('schedule = "61 * * * *"'), "subscriptions[0].schedule", "61", id="bad-cron"
+        ),
+        pytest.param(
+            sub('schedule = "daily"'),
+            "subscriptions[0].schedule",
+            "expected 5",
+            id="cron-not-5-fields",
+        ),
+        pytest.param(
+            sub('interval = "5 minutes"'),
+            "subscriptions[0].interval",
+            "not a duration",
+            id="bad-interval",
+        ),
+        pytest.param(
+            sub('interval = "5m"', 'schedule = "*/5 * * * *"'),
+            "subscriptions[0]",
+            "either schedule (cron) or interval, not both",
+            id="schedule-and-interval",
+        ),
+        pytest.param(
+            sub('token_env = "xoxb-123-secret"'),
+            "subscriptions[0].token_env",
+            "must name an environment variable",
+            id="token-env-holds-a-token",
+        ),
+        pytest.param("[[subscriptions]\nstream =\n", "not valid TOML", "line 1", id="not-toml"),
+    ],
+)
+def test_each_mistake_is_one_line_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, says: str
+) -> None:
     path = write(tmp_path, text)
 
     with pytest.raises(ConfigError) as raised:
@@ -81,7 +128,9 @@ def test_each_mistake_is_one_line_naming_file_and_key(tmp_path: Path, text: str,
     assert "xoxb-123-secret" not in message
 
 
-def test_missing_pipeline_config_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_pipeline_config_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = tmp_path / "nope.toml"
     monkeypatch.setenv("PIPELINE_CONFIG", str(missing))
 
@@ -91,7 +140,9 @@ def test_missing_pipeline_config_file_is_named(tmp_path: Path, monkeypatch: pyte
     assert str(raised.value).startswith(f"{missing}: ")
 
 
-def test_run_picks_the_configured_subscription_for_the_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_picks_the_configured_subscription_for_the_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PIPELINE_CONFIG", str(write(tmp_path, VALID)))
 
     chosen = subscription_for("slack-messages", "acme")
@@ -102,7 +153,9 @@ def test_run_picks_the_configured_subscription_for_the_tenant(tmp_path: Path, mo
     assert chosen.config["token_env"] == "ACME_SLACK_TOKEN"
 
 
-def test_run_for_an_unconfigured_tenant_gets_a_default_subscription(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_for_an_unconfigured_tenant_gets_a_default_subscription(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PIPELINE_CONFIG", str(write(tmp_path, VALID)))
 
     chosen = subscription_for("slack-messages", "other")

@@ -39,8 +39,10 @@ def settle(db: Db) -> None:
     transaction in the cluster (another test run, say) holds back for a moment. SQLite: nothing."""
     if db.dialect != "postgresql":
         return
-    behind = sa.text("SELECT EXISTS (SELECT 1 FROM event_outbox"
-                     " WHERE txid >= pg_snapshot_xmin(pg_current_snapshot()))")
+    behind = sa.text(
+        "SELECT EXISTS (SELECT 1 FROM event_outbox"
+        " WHERE txid >= pg_snapshot_xmin(pg_current_snapshot()))"
+    )
     deadline = time.monotonic() + 10
     with db.engine.connect() as conn:
         while conn.execute(behind).scalar() and time.monotonic() < deadline:
@@ -65,11 +67,21 @@ def take(reader: OutboxReader, count: int, **options: Any) -> list[Event]:
 def emit(conn: sa.Connection, external_id: str) -> None:
     """One valid item_created row through the real writer (which also NOTIFYs on PostgreSQL)."""
     entity_id = str(uuid.uuid4())
-    OutboxWriter().emit(conn, [{
-        "event_id": str(uuid.uuid4()), "aggregatetype": "item", "aggregateid": entity_id,
-        "type": "item_created", "payload": build_payload(entity_id, external_id, "testing", {}),
-        "tenant_id": "default", "source": "integration", "occurred_at": FakeClock().now(),
-    }])
+    OutboxWriter().emit(
+        conn,
+        [
+            {
+                "event_id": str(uuid.uuid4()),
+                "aggregatetype": "item",
+                "aggregateid": entity_id,
+                "type": "item_created",
+                "payload": build_payload(entity_id, external_id, "testing", {}),
+                "tenant_id": "default",
+                "source": "integration",
+                "occurred_at": FakeClock().now(),
+            }
+        ],
+    )
 
 
 def test_events_come_typed_and_in_commit_order(db: Db) -> None:
@@ -219,8 +231,9 @@ def test_a_forgotten_consumer_no_longer_holds_back_purges(db: Db) -> None:
 @pytest.fixture
 def ledger(db: Db) -> Iterator[sa.Table]:
     """A table of the consumer's own, in the same database as the outbox."""
-    table = sa.Table("billing_ledger", sa.MetaData(),
-                     sa.Column("event_id", sa.String(36), primary_key=True))
+    table = sa.Table(
+        "billing_ledger", sa.MetaData(), sa.Column("event_id", sa.String(36), primary_key=True)
+    )
     table.create(db.engine, checkfirst=True)
     yield table
     table.drop(db.engine)

@@ -32,8 +32,12 @@ def connector_config() -> dict[str, str]:
 
 def routed_columns(config: dict[str, str]) -> set[str]:
     """Every outbox column the router reads."""
-    keys = ("table.field.event.id", "table.field.event.key", "table.field.event.payload",
-            "route.by.field")
+    keys = (
+        "table.field.event.id",
+        "table.field.event.key",
+        "table.field.event.payload",
+        "route.by.field",
+    )
     fields = {config[ROUTER + key] for key in keys}
     placements = config[ROUTER + "table.fields.additional.placement"].split(",")
     return fields | {placement.split(":")[0] for placement in placements}
@@ -50,8 +54,16 @@ def test_every_column_the_router_reads_exists_and_is_required(db: Db) -> None:
 
     routed = routed_columns(connector_config())
 
-    assert routed == {"event_id", "aggregateid", "payload", "aggregatetype", "type", "tenant_id",
-                      "occurred_at", "run_id"}
+    assert routed == {
+        "event_id",
+        "aggregateid",
+        "payload",
+        "aggregatetype",
+        "type",
+        "tenant_id",
+        "occurred_at",
+        "run_id",
+    }
     assert all(not columns[name]["nullable"] for name in routed - {"run_id"})
 
 
@@ -77,9 +89,11 @@ def test_event_id_is_unique(db: Db) -> None:
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_txid_is_an_xid8_filled_by_postgres_and_excluded_from_debezium(db: Db) -> None:
-    query = sa.text("SELECT data_type, is_nullable, column_default FROM information_schema.columns"
-                    " WHERE table_schema = current_schema() AND table_name = 'event_outbox'"
-                    " AND column_name = 'txid'")
+    query = sa.text(
+        "SELECT data_type, is_nullable, column_default FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = 'event_outbox'"
+        " AND column_name = 'txid'"
+    )
     indexes = sa.inspect(db.engine).get_indexes("event_outbox")
 
     [txid] = db.rows(query)

@@ -21,7 +21,10 @@ def change(old: Any, new: Any) -> dict[str, Any]:
 
 
 def rule(
-    name: str, stored: dict[str, Any] | None, incoming: dict[str, Any], expected: dict[str, Any],
+    name: str,
+    stored: dict[str, Any] | None,
+    incoming: dict[str, Any],
+    expected: dict[str, Any],
     differ: FieldDiffer = PLAIN,
 ) -> Any:
     return pytest.param(differ, stored, incoming, expected, id=name)
@@ -31,16 +34,40 @@ def rule(
     ("differ", "stored", "incoming", "expected"),
     [
         # ignore set
-        rule("default-ignored-fields-never-reported", {"id": "1", "title": "a"},
-             {"id": "2", "updatedAt": "x", "provider": "p", "type": "t", "title": "a"}, {}),
-        rule("ignore-adds-a-field", {"status": "open"}, {"status": "closed"}, {},
-             FieldDiffer(ignore={"status"})),
-        rule("unignore-removes-a-default", {"deletedAt": None}, {"deletedAt": "2026-01-01"},
-             {"deletedAt": change(None, "2026-01-01")}, FieldDiffer(unignore={"deletedAt"})),
-        rule("unignore-wins-over-ignore", {"x": 1}, {"x": 2}, {"x": change(1, 2)},
-             FieldDiffer(ignore={"x"}, unignore={"x"})),
-        rule("volatile-field-alone-is-no-change", {"seen_at": "a", "title": "t"},
-             {"seen_at": "b", "title": "t"}, {}, FieldDiffer(ignore=TESTING_STREAM.volatile)),
+        rule(
+            "default-ignored-fields-never-reported",
+            {"id": "1", "title": "a"},
+            {"id": "2", "updatedAt": "x", "provider": "p", "type": "t", "title": "a"},
+            {},
+        ),
+        rule(
+            "ignore-adds-a-field",
+            {"status": "open"},
+            {"status": "closed"},
+            {},
+            FieldDiffer(ignore={"status"}),
+        ),
+        rule(
+            "unignore-removes-a-default",
+            {"deletedAt": None},
+            {"deletedAt": "2026-01-01"},
+            {"deletedAt": change(None, "2026-01-01")},
+            FieldDiffer(unignore={"deletedAt"}),
+        ),
+        rule(
+            "unignore-wins-over-ignore",
+            {"x": 1},
+            {"x": 2},
+            {"x": change(1, 2)},
+            FieldDiffer(ignore={"x"}, unignore={"x"}),
+        ),
+        rule(
+            "volatile-field-alone-is-no-change",
+            {"seen_at": "a", "title": "t"},
+            {"seen_at": "b", "title": "t"},
+            {},
+            FieldDiffer(ignore=TESTING_STREAM.volatile),
+        ),
         # equality normalisations
         rule("datetime-equals-its-iso-string", {"at": ISO}, {"at": AT}, {}),
         rule("numeric-string-equals-number", {"n": "5"}, {"n": 5}, {}),
@@ -49,49 +76,97 @@ def rule(
         rule("non-numeric-string-not-coerced", {"n": "five"}, {"n": 5}, {"n": change("five", 5)}),
         rule("bool-is-not-a-number", {"n": True}, {"n": 1}, {"n": change(True, 1)}),
         rule("dict-key-order-irrelevant", {"m": {"a": 1, "b": 2}}, {"m": {"b": 2, "a": 1}}, {}),
-        rule("normalisations-apply-when-nested", {"m": {"n": "1", "at": AT}},
-             {"m": {"n": 1, "at": ISO}}, {}),
-        rule("nested-dict-key-sets-must-match", {"m": {"a": 1}}, {"m": {"a": 1, "b": None}},
-             {"m": change({"a": 1}, {"a": 1, "b": None})}),
-        rule("list-order-significant", {"tags": ["a", "b"]}, {"tags": ["b", "a"]},
-             {"tags": change(["a", "b"], ["b", "a"])}),
-        rule("unordered-field-ignores-list-order", {"tags": ["a", "b"]}, {"tags": ["b", "a"]}, {},
-             FieldDiffer(unordered={"tags"})),
-        rule("unordered-field-still-compares-content", {"tags": ["a", "b"]}, {"tags": ["a", "c"]},
-             {"tags": change(["a", "b"], ["a", "c"])}, FieldDiffer(unordered={"tags"})),
+        rule(
+            "normalisations-apply-when-nested",
+            {"m": {"n": "1", "at": AT}},
+            {"m": {"n": 1, "at": ISO}},
+            {},
+        ),
+        rule(
+            "nested-dict-key-sets-must-match",
+            {"m": {"a": 1}},
+            {"m": {"a": 1, "b": None}},
+            {"m": change({"a": 1}, {"a": 1, "b": None})},
+        ),
+        rule(
+            "list-order-significant",
+            {"tags": ["a", "b"]},
+            {"tags": ["b", "a"]},
+            {"tags": change(["a", "b"], ["b", "a"])},
+        ),
+        rule(
+            "unordered-field-ignores-list-order",
+            {"tags": ["a", "b"]},
+            {"tags": ["b", "a"]},
+            {},
+            FieldDiffer(unordered={"tags"}),
+        ),
+        rule(
+            "unordered-field-still-compares-content",
+            {"tags": ["a", "b"]},
+            {"tags": ["a", "c"]},
+            {"tags": change(["a", "b"], ["a", "c"])},
+            FieldDiffer(unordered={"tags"}),
+        ),
         rule("empty-list-never-equals-empty-dict", {"v": []}, {"v": {}}, {"v": change([], {})}),
-        rule("list-never-equals-dict", {"v": ["a"]}, {"v": {"0": "a"}},
-             {"v": change(["a"], {"0": "a"})}),
+        rule(
+            "list-never-equals-dict",
+            {"v": ["a"]},
+            {"v": {"0": "a"}},
+            {"v": change(["a"], {"0": "a"})},
+        ),
         # presence, None and the output shape
-        rule("key-absent-from-incoming-not-reported", {"title": "a", "status": "x"},
-             {"title": "a"}, {}),
+        rule(
+            "key-absent-from-incoming-not-reported",
+            {"title": "a", "status": "x"},
+            {"title": "a"},
+            {},
+        ),
         rule("none-equals-missing", {"title": "a"}, {"title": "a", "count": None}, {}),
         rule("value-to-none-reported", {"count": 3}, {"count": None}, {"count": change(3, None)}),
         rule("raw-values-reported-not-normalised", {"n": "5"}, {"n": 6}, {"n": change("5", 6)}),
-        rule("raw-datetime-reported", {"at": ISO}, {"at": NEXT_DAY},
-             {"at": change(ISO, NEXT_DAY)}),
-        rule("nested-change-reports-whole-top-level-field", {"m": {"a": 1, "b": 2}},
-             {"m": {"a": 1, "b": 3}},
-             {"m": change({"a": 1, "b": 2}, {"a": 1, "b": 3})}),
-        rule("only-changed-fields-reported", {"title": "a", "status": "open"},
-             {"title": "b", "status": "open"}, {"title": change("a", "b")}),
+        rule("raw-datetime-reported", {"at": ISO}, {"at": NEXT_DAY}, {"at": change(ISO, NEXT_DAY)}),
+        rule(
+            "nested-change-reports-whole-top-level-field",
+            {"m": {"a": 1, "b": 2}},
+            {"m": {"a": 1, "b": 3}},
+            {"m": change({"a": 1, "b": 2}, {"a": 1, "b": 3})},
+        ),
+        rule(
+            "only-changed-fields-reported",
+            {"title": "a", "status": "open"},
+            {"title": "b", "status": "open"},
+            {"title": change("a", "b")},
+        ),
         # create shape
-        rule("create-reports-non-null-fields-from-none", None,
-             {"id": "1", "title": "a", "status": None, "tags": []},
-             {"title": change(None, "a"), "tags": change(None, [])}),
-        rule("create-of-only-ignored-or-null-fields-is-noop", None,
-             {"id": "1", "externalId": "1", "title": None}, {}),
+        rule(
+            "create-reports-non-null-fields-from-none",
+            None,
+            {"id": "1", "title": "a", "status": None, "tags": []},
+            {"title": change(None, "a"), "tags": change(None, [])},
+        ),
+        rule(
+            "create-of-only-ignored-or-null-fields-is-noop",
+            None,
+            {"id": "1", "externalId": "1", "title": None},
+            {},
+        ),
     ],
 )
 def test_diff(
-    differ: FieldDiffer, stored: dict[str, Any] | None, incoming: dict[str, Any],
+    differ: FieldDiffer,
+    stored: dict[str, Any] | None,
+    incoming: dict[str, Any],
     expected: dict[str, Any],
 ) -> None:
     assert differ.diff(stored, incoming) == expected
 
 
 RECORD = {
-    "id": "1", "title": "t", "tags": ["a", "b"], "meta": {"x": 1, "y": [1, 2]},
+    "id": "1",
+    "title": "t",
+    "tags": ["a", "b"],
+    "meta": {"x": 1, "y": [1, 2]},
     "seen_at": "2026-01-01",
 }
 
@@ -101,17 +176,31 @@ RECORD = {
     [
         pytest.param(dict(reversed(RECORD.items())), {}, True, id="top-level-key-order"),
         pytest.param({**RECORD, "meta": {"y": [1, 2], "x": 1}}, {}, True, id="nested-key-order"),
-        pytest.param({**RECORD, "tags": ["b", "a"]}, {"unordered": {"tags"}}, True,
-                     id="unordered-list-permutation"),
-        pytest.param({**RECORD, "tags": ["b", "a"]}, {}, False,
-                     id="ordered-list-permutation-differs"),
-        pytest.param({**RECORD, "seen_at": "2026-02-02"}, {"volatile": {"seen_at"}}, True,
-                     id="volatile-field-change"),
-        pytest.param({**RECORD, "seen_at": "2026-02-02"}, {}, False,
-                     id="non-volatile-change-differs"),
+        pytest.param(
+            {**RECORD, "tags": ["b", "a"]},
+            {"unordered": {"tags"}},
+            True,
+            id="unordered-list-permutation",
+        ),
+        pytest.param(
+            {**RECORD, "tags": ["b", "a"]}, {}, False, id="ordered-list-permutation-differs"
+        ),
+        pytest.param(
+            {**RECORD, "seen_at": "2026-02-02"},
+            {"volatile": {"seen_at"}},
+            True,
+            id="volatile-field-change",
+        ),
+        pytest.param(
+            {**RECORD, "seen_at": "2026-02-02"}, {}, False, id="non-volatile-change-differs"
+        ),
         pytest.param({**RECORD, "title": "u"}, {}, False, id="value-change-differs"),
-        pytest.param({**RECORD, "meta": {"x": 1, "y": [1, 3]}}, {"unordered": {"tags"}}, False,
-                     id="nested-value-change-differs"),
+        pytest.param(
+            {**RECORD, "meta": {"x": 1, "y": [1, 3]}},
+            {"unordered": {"tags"}},
+            False,
+            id="nested-value-change-differs",
+        ),
     ],
 )
 def test_content_hash(other: dict[str, Any], options: dict[str, Any], is_equal: bool) -> None:

@@ -99,12 +99,15 @@ def test_purge_removes_only_what_every_consumer_acknowledged(db: Db, capsys: Cap
     assert len(events(db, capsys, "tail", "--consumer", "ops")) == 1
 
 
-@pytest.mark.parametrize("argv", [
-    pytest.param(["purge", "--older-than", "7"], id="duration-without-unit"),
-    pytest.param(["purge", "--older-than", "1y"], id="unknown-unit"),
-    pytest.param(["tail", "--type", "item_updated"], id="updated-is-never-an-event-type"),
-    pytest.param(["tail", "--limit", "0"], id="limit-below-one"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["purge", "--older-than", "7"], id="duration-without-unit"),
+        pytest.param(["purge", "--older-than", "1y"], id="unknown-unit"),
+        pytest.param(["tail", "--type", "item_updated"], id="updated-is-never-an-event-type"),
+        pytest.param(["tail", "--limit", "0"], id="limit-below-one"),
+    ],
+)
 def test_bad_input_is_a_one_line_config_error(db: Db, capsys: Capture, argv: list[str]) -> None:
     with pytest.raises(ConfigError) as error:
         events(db, capsys, *argv)
@@ -112,11 +115,14 @@ def test_bad_input_is_a_one_line_config_error(db: Db, capsys: Capture, argv: lis
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    pytest.param("30m", timedelta(minutes=30), id="minutes"),
-    pytest.param("12h", timedelta(hours=12), id="hours"),
-    pytest.param("7d", timedelta(days=7), id="days"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("30m", timedelta(minutes=30), id="minutes"),
+        pytest.param("12h", timedelta(hours=12), id="hours"),
+        pytest.param("7d", timedelta(days=7), id="days"),
+    ],
+)
 def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 

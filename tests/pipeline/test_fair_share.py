@@ -16,15 +16,21 @@ from pipeline.testing import Db
 TOKEN_ENV = "FAIR_SHARE_SLACK_TOKEN"
 
 
-@pytest.mark.parametrize(("workers", "tenants", "share"), [(8, 2, 4), (8, 3, 2), (2, 5, 1), (4, 0, 4)])
-def test_share_is_workers_over_tenants_and_at_least_one(workers: int, tenants: int, share: int) -> None:
+@pytest.mark.parametrize(
+    ("workers", "tenants", "share"), [(8, 2, 4), (8, 3, 2), (2, 5, 1), (4, 0, 4)]
+)
+def test_share_is_workers_over_tenants_and_at_least_one(
+    workers: int, tenants: int, share: int
+) -> None:
     assert TenantShares(workers, tenants).share == share
 
 
 def test_a_tenant_at_its_share_queues_while_another_tenant_runs() -> None:
     shares = TenantShares(workers=4, tenants=2)
 
-    granted = [shares.acquire("a", key) for key in ("a1", "a2", "a3", "a3")] + [shares.acquire("b", "b1")]
+    granted = [shares.acquire("a", key) for key in ("a1", "a2", "a3", "a3")] + [
+        shares.acquire("b", "b1")
+    ]
 
     assert granted == [True, True, False, False, True]
     assert shares.waiting("a") == ["a3"] and shares.in_flight("a") == 2
@@ -43,7 +49,11 @@ def test_a_freed_slot_goes_to_the_oldest_queued_run_before_any_newcomer() -> Non
 
     assert (handed, newcomer, again) == ("second", False, False)
     assert shares.waiting("a") == ["third", "first"] and shares.in_flight("a") == 1
-    assert [shares.release("a"), shares.release("a"), shares.release("a")] == ["third", "first", None]
+    assert [shares.release("a"), shares.release("a"), shares.release("a")] == [
+        "third",
+        "first",
+        None,
+    ]
     assert shares.in_flight("a") == 0
 
 
@@ -54,10 +64,22 @@ def slack_api() -> Iterator[str]:
 
 
 def two_tenants(api_url: str) -> PipelineConfig:
-    return PipelineConfig.model_validate({"workers": 2, "subscriptions": [
-        {"stream": stream, "tenant": tenant, "interval": "1m", "token_env": TOKEN_ENV, "api_url": api_url}
-        for tenant in ("storming", "calm") for stream in ("slack-channels", "slack-users")
-    ]})
+    return PipelineConfig.model_validate(
+        {
+            "workers": 2,
+            "subscriptions": [
+                {
+                    "stream": stream,
+                    "tenant": tenant,
+                    "interval": "1m",
+                    "token_env": TOKEN_ENV,
+                    "api_url": api_url,
+                }
+                for tenant in ("storming", "calm")
+                for stream in ("slack-channels", "slack-users")
+            ],
+        }
+    )
 
 
 def test_a_tenant_holding_its_share_waits_for_its_own_slot_and_the_other_tenant_runs_now(
@@ -66,7 +88,9 @@ def test_a_tenant_holding_its_share_waits_for_its_own_slot_and_the_other_tenant_
     monkeypatch.setenv(TOKEN_ENV, "xoxb-sandbox-token")
     scheduler = Scheduler(db.engine, two_tenants(slack_api))
     storming_channels, storming_users, calm_channels, _ = scheduler.config.subscriptions
-    assert scheduler.shares.acquire("storming", job_id(storming_channels))  # waiting out a Retry-After
+    assert scheduler.shares.acquire(
+        "storming", job_id(storming_channels)
+    )  # waiting out a Retry-After
 
     queued = scheduler.run_once(storming_users)
     calm = scheduler.run_once(calm_channels)

@@ -95,7 +95,9 @@ def test_first_runs_of_a_new_subscription_started_at_once_never_crash(db: Db) ->
     for attempt in range(5):  # the race needs both runs in the same few milliseconds: try 5 times
         sub = Subscription("testing", "items", name=f"new-{attempt}")
         source = [[item(str(attempt))]]
-        outcomes += start_together(*[lambda source=source, sub=sub: db.run(ScriptedSource(source, name="s"), sub=sub)] * 2)
+        outcomes += start_together(
+            *[lambda source=source, sub=sub: db.run(ScriptedSource(source, name="s"), sub=sub)] * 2
+        )
 
     assert set(outcomes) <= {"success", "skipped", "no_changes"}, outcomes
     assert (outcomes.count("success"), len(db.events())) == (5, 5)
@@ -143,10 +145,16 @@ def test_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(
     dead = f"{HOST}:{dead_pid()}:gone"
     hold_lease(db, dead, clock)
     with db.engine.begin() as conn:
-        conn.execute(runs.insert().values(
-            id="crashed", subscription_id=SUB.id, tenant_id=SUB.tenant_id, status="running",
-            started_at=clock.now(), owner=dead,
-        ))
+        conn.execute(
+            runs.insert().values(
+                id="crashed",
+                subscription_id=SUB.id,
+                tenant_id=SUB.tenant_id,
+                status="running",
+                started_at=clock.now(),
+                owner=dead,
+            )
+        )
 
     run = db.run(ScriptedSource([[item("2")]]))
 

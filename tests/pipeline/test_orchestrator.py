@@ -36,7 +36,11 @@ def test_resumed_run_starts_after_the_checkpoint(db: Db) -> None:
     run = db.run(ScriptedSource(pages, name="walk"))
 
     assert (run.status, run.created, run.pages, run.checkpoint_before) == (
-        "success", 1, 1, {"script": "walk", "page": 1})
+        "success",
+        1,
+        1,
+        {"script": "walk", "page": 1},
+    )
 
 
 def test_edit_reports_only_changed_fields(db: Db) -> None:
@@ -49,7 +53,10 @@ def test_edit_reports_only_changed_fields(db: Db) -> None:
     assert event["type"] == "item_edited"
     assert event["payload"]["changedFields"] == {"status": {"from": "open", "to": "closed"}}
     [row] = db.items(run.id)
-    assert (row["operation"], row["changed_fields"]) == ("updated", event["payload"]["changedFields"])
+    assert (row["operation"], row["changed_fields"]) == (
+        "updated",
+        event["payload"]["changedFields"],
+    )
 
 
 def test_same_content_is_a_noop_without_event(db: Db) -> None:
@@ -88,7 +95,10 @@ def test_noop_with_a_stale_hash_stores_the_new_hash_without_an_event(db: Db) -> 
     assert (run.status, run.noop, db.events(run.id), db.items(run.id)) == ("no_changes", 1, [], [])
     assert after["content_hash"] != before["content_hash"]
     assert (after["data"], after["version"], after["updated_at"]) == (
-        before["data"], before["version"], before["updated_at"])
+        before["data"],
+        before["version"],
+        before["updated_at"],
+    )
 
 
 def test_delete_tombstones_then_redelete_is_a_miss(db: Db) -> None:
@@ -102,7 +112,12 @@ def test_delete_tombstones_then_redelete_is_a_miss(db: Db) -> None:
     assert event["type"] == "item_deleted" and "changedFields" not in event["payload"]
     assert db.entities()["1"]["deleted_at"] is not None
     assert db.entities()["1"]["delete_reason"] == "deleted"
-    assert (again.status, again.deleted, again.noop, db.events(again.id)) == ("no_changes", 0, 2, [])
+    assert (again.status, again.deleted, again.noop, db.events(again.id)) == (
+        "no_changes",
+        0,
+        2,
+        [],
+    )
 
 
 def test_reappearing_record_is_restored_with_same_entity_id(db: Db) -> None:
@@ -174,7 +189,15 @@ def test_run_row_records_counters_and_checkpoints(db: Db) -> None:
     run = db.run(ScriptedSource([[item("1"), item("1", title="dup")], [item("2")]], name="s"))
 
     row = db.run_row(run.id)
-    assert (row["status"], row["records_found"], row["created"], row["noop"]) == ("success", 3, 2, 1)
-    assert (row["checkpoint_before"], row["checkpoint_after"], row["api_calls"]) == (None, {"script": "s", "page": 2}, 2)
+    assert (row["status"], row["records_found"], row["created"], row["noop"]) == (
+        "success",
+        3,
+        2,
+        1,
+    )
+    assert (row["checkpoint_before"], row["checkpoint_after"], row["api_calls"]) == (
+        None,
+        {"script": "s", "page": 2},
+        2,
+    )
     assert row["duration_ms"] is not None and row["completed_at"] is not None
-

@@ -21,7 +21,12 @@ from tests.conftest import sqlite_url
 
 SECRET = "xoxb-123-secret"
 IN_TRANSACTION = (
-    "check_fence", "read_existing", "classify", "write", "record_items", "emit_events",
+    "check_fence",
+    "read_existing",
+    "classify",
+    "write",
+    "record_items",
+    "emit_events",
     "advance_checkpoint",
 )
 
@@ -71,20 +76,31 @@ def test_duplicate_external_id_in_a_page_last_one_wins(db: Db) -> None:
 def test_run_items_record_changed_fields_per_operation(db: Db) -> None:
     db.run(ScriptedSource([[item("1"), item("2"), item("3"), item("9")]]))
     ids = {key: entity["id"] for key, entity in db.entities().items()}
-    page = [item("1", status="closed"), Change.delete("2"), {"id": "3", "title": None},
-            item("4", count=3), item("9")]
+    page = [
+        item("1", status="closed"),
+        Change.delete("2"),
+        {"id": "3", "title": None},
+        item("4", count=3),
+        item("9"),
+    ]
 
     run = db.run(ScriptedSource([page]))
 
-    items = {i["external_id"]: (i["operation"], i["status"], i["local_id"], i["changed_fields"])
-             for i in db.items(run.id)}
+    items = {
+        i["external_id"]: (i["operation"], i["status"], i["local_id"], i["changed_fields"])
+        for i in db.items(run.id)
+    }
     created = {"title": "item 4", "status": "open", "tags": [], "count": 3}
     assert items == {
         "1": ("updated", "success", ids["1"], {"status": {"from": "open", "to": "closed"}}),
         "2": ("deleted", "success", ids["2"], {}),
         "3": ("updated", "failed", None, {}),
-        "4": ("created", "success", db.entities()["4"]["id"],
-              {k: {"from": None, "to": v} for k, v in created.items()}),
+        "4": (
+            "created",
+            "success",
+            db.entities()["4"]["id"],
+            {k: {"from": None, "to": v} for k, v in created.items()},
+        ),
     }
     assert (run.noop, db.entities()["3"]["data"]["title"]) == (1, "item 3")
 

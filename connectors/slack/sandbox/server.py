@@ -179,7 +179,9 @@ def serve(
     """
     started = time.time()
     # A served sandbox lives in real time (from DEFAULT_NOW on), so its rate budgets refill.
-    sandbox = Sandbox(seed, regime=regime, clock=lambda: DEFAULT_NOW + time.time() - started, **sizes)
+    sandbox = Sandbox(
+        seed, regime=regime, clock=lambda: DEFAULT_NOW + time.time() - started, **sizes
+    )
     server = make_server(sandbox.app, host, port)
     try:
         if on_ready is not None:

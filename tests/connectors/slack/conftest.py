@@ -34,12 +34,16 @@ def slack_url(sandbox: Sandbox) -> Iterator[str]:
         yield url
 
 
-def sync(db: Db, sandbox_url: str, clock: FakeClock, stream: str = "slack-messages", **config: Any) -> Run:
+def sync(
+    db: Db, sandbox_url: str, clock: FakeClock, stream: str = "slack-messages", **config: Any
+) -> Run:
     """One run of a Slack stream against the served sandbox; `config` is the subscription's."""
     connector, name = stream.split("-", 1)
     settings = {"api_url": f"{sandbox_url}/api/", "token": TOKEN, "http_clock": clock}
     return db.orchestrator.run(
-        get_stream(stream), Subscription(connector, name, config=config), options=RunOptions(settings=settings)
+        get_stream(stream),
+        Subscription(connector, name, config=config),
+        options=RunOptions(settings=settings),
     )
 
 

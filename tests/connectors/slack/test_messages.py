@@ -16,7 +16,9 @@ from sinks.tables import slack_messages
 from tests.connectors.slack.conftest import live_messages, readable_channels, sync
 
 
-def newest(sandbox: Sandbox, *, thread: bool = False, channel: str | None = None) -> tuple[str, dict[str, Any]]:
+def newest(
+    sandbox: Sandbox, *, thread: bool = False, channel: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """The newest top-level message: a thread parent, or a plain one (no thread, reaction or edit)."""
     plain = {"thread_ts", "subtype", "reactions", "edited"}
     found = [
@@ -50,7 +52,9 @@ def test_first_sync_stores_every_message_and_reply_of_the_channels_the_bot_reads
 
     assert (run.status, run.created, run.deleted, run.failed) == ("success", len(truth), 0, 0)
     assert live(db) == set(truth)
-    created = Counter(e["payload"]["externalId"] for e in db.events(run.id) if e["type"] == "message_created")
+    created = Counter(
+        e["payload"]["externalId"] for e in db.events(run.id) if e["type"] == "message_created"
+    )
     assert set(created.values()) == {1} and set(created) == set(truth)
     watercooler = sandbox.channel("watercooler")
     assert not any(call["params"].get("channel") == watercooler for call in sandbox.app.journal)
@@ -68,10 +72,23 @@ def test_rows_are_keyed_channel_ts_and_fill_the_typed_columns(
 
     rows = messages(db)
     row, reply = rows[f"{channel}:{parent['ts']}"], rows[f"{channel}:{reply_ts}"]
-    assert (row["channel"], row["ts"], row["thread_ts"], row["is_reply"]) == (channel, parent["ts"], parent["ts"], False)
+    assert (row["channel"], row["ts"], row["thread_ts"], row["is_reply"]) == (
+        channel,
+        parent["ts"],
+        parent["ts"],
+        False,
+    )
     assert (row["user"], row["text"], row["reply_count"], row["latest_reply"]) == (
-        parent["user"], parent["text"], parent["reply_count"], reply_ts)
-    assert (reply["thread_ts"], reply["is_reply"], reply["data"]["parent_user_id"]) == (parent["ts"], True, parent["user"])
+        parent["user"],
+        parent["text"],
+        parent["reply_count"],
+        reply_ts,
+    )
+    assert (reply["thread_ts"], reply["is_reply"], reply["data"]["parent_user_id"]) == (
+        parent["ts"],
+        True,
+        parent["user"],
+    )
 
 
 def test_edited_text_and_a_new_reaction_emit_message_edited_with_exactly_those_fields(
@@ -119,7 +136,9 @@ def test_deleted_thread_parent_becomes_a_tombstone_and_its_replies_are_kept(
 ) -> None:
     sync(db, slack_url, clock)
     channel, parent = newest(sandbox, thread=True)
-    replies = {k for k, row in messages(db).items() if row["thread_ts"] == parent["ts"] and row["is_reply"]}
+    replies = {
+        k for k, row in messages(db).items() if row["thread_ts"] == parent["ts"] and row["is_reply"]
+    }
     sandbox.workspace.delete(channel, parent["ts"])
     clock.advance(60)
 
@@ -137,8 +156,12 @@ def test_reply_to_an_existing_thread_creates_the_reply_and_edits_the_parent(
 ) -> None:
     sync(db, slack_url, clock)
     channel, parent = newest(sandbox, thread=True)
-    newcomer = next(u["id"] for u in sandbox.state()["users"]
-                    if u["id"].startswith("U0") and not (u["deleted"] or u["is_bot"] or u["id"] in parent["reply_users"]))
+    newcomer = next(
+        u["id"]
+        for u in sandbox.state()["users"]
+        if u["id"].startswith("U0")
+        and not (u["deleted"] or u["is_bot"] or u["id"] in parent["reply_users"])
+    )
     clock.advance(60)
     reply = sandbox.workspace.reply(channel, parent["ts"], "late to the party", user=newcomer)
     clock.advance(60)
@@ -147,10 +170,15 @@ def test_reply_to_an_existing_thread_creates_the_reply_and_edits_the_parent(
 
     parent_key, reply_key = f"{channel}:{parent['ts']}", f"{channel}:{reply['ts']}"
     assert (run.status, run.created, run.updated) == ("success", 1, 1)
-    assert event_types(db, run.id) == Counter({("message_created", reply_key): 1, ("message_edited", parent_key): 1})
+    assert event_types(db, run.id) == Counter(
+        {("message_created", reply_key): 1, ("message_edited", parent_key): 1}
+    )
     [edited] = [e for e in db.events(run.id) if e["type"] == "message_edited"]
     assert set(edited["payload"]["changedFields"]) == {"reply_count", "latest_reply", "reply_users"}
-    assert edited["payload"]["changedFields"]["latest_reply"] == {"from": parent["latest_reply"], "to": reply["ts"]}
+    assert edited["payload"]["changedFields"]["latest_reply"] == {
+        "from": parent["latest_reply"],
+        "to": reply["ts"],
+    }
 
 
 def test_second_run_without_changes_emits_nothing_and_ends_no_changes(
@@ -184,7 +212,9 @@ def test_persistent_5xx_mid_walk_fails_the_run_tombstones_nothing_and_the_next_r
 ) -> None:
     sync(db, slack_url, clock)
     general = sandbox.channel("general")
-    top_level = [m for m in sandbox.state()["messages"][general] if m.get("thread_ts", m["ts"]) == m["ts"]]
+    top_level = [
+        m for m in sandbox.state()["messages"][general] if m.get("thread_ts", m["ts"]) == m["ts"]
+    ]
     old = top_level[-6]  # on history page 3 of 2 messages, past the failing page 2
     sandbox.workspace.edit(general, old["ts"], "edited while Slack was down")
     clock.advance(60)
@@ -207,7 +237,9 @@ def test_invalid_cursor_restarts_the_window_without_losing_or_repeating_anything
     db: Db, sandbox: Sandbox, slack_url: str, clock: FakeClock
 ) -> None:
     sandbox.faults.short_pages(size=5, method="conversations.history")
-    sandbox.faults.invalid_cursor(method="conversations.history", channel=sandbox.channel("general"), page=3)
+    sandbox.faults.invalid_cursor(
+        method="conversations.history", channel=sandbox.channel("general"), page=3
+    )
 
     run = sync(db, slack_url, clock)
 
@@ -216,7 +248,9 @@ def test_invalid_cursor_restarts_the_window_without_losing_or_repeating_anything
     assert sandbox.metrics()["errors"] == {"invalid_cursor": 1}
 
 
-def test_non_marketplace_runs_end_throttled_and_together_sync_everything_once(db: Db, clock: FakeClock) -> None:
+def test_non_marketplace_runs_end_throttled_and_together_sync_everything_once(
+    db: Db, clock: FakeClock
+) -> None:
     sandbox = Sandbox(0, regime="non_marketplace", clock=clock.now, messages_per_channel=8)
     runs = []
     with sandbox.serving() as url:
@@ -226,7 +260,9 @@ def test_non_marketplace_runs_end_throttled_and_together_sync_everything_once(db
 
     assert live(db) == set(live_messages(sandbox))
     assert {r.status for r in runs} == {"throttled"} and not any(r.error for r in runs)
-    created = Counter(e["payload"]["externalId"] for e in db.events() if e["type"] == "message_created")
+    created = Counter(
+        e["payload"]["externalId"] for e in db.events() if e["type"] == "message_created"
+    )
     assert set(created) == set(live_messages(sandbox)) and set(created.values()) == {1}
 
 
@@ -260,7 +296,10 @@ def test_ts_are_kept_and_ordered_as_exact_decimal_strings(
 
     assert posted[2][-6:] == "000002" and all(f"{general}:{ts}" in live(db) for ts in posted)
     assert [messages(db)[f"{general}:{ts}"]["ts"] for ts in posted] == posted
-    assert db.checkpoint(Subscription("slack", "messages"))["channels"][general]["high_water"] == posted[2]
+    assert (
+        db.checkpoint(Subscription("slack", "messages"))["channels"][general]["high_water"]
+        == posted[2]
+    )
 
 
 def test_window_across_a_change_of_digit_count_still_detects_deletes(db_url: str) -> None:
@@ -272,7 +311,10 @@ def test_window_across_a_change_of_digit_count_still_detects_deletes(db_url: str
     with sandbox.serving() as url:
         sync(db, url, clock)
         top = [m["ts"] for m in sandbox.state()["messages"][general] if "thread_ts" not in m]
-        gone = [max(t for t in top if len(t) == 16), min(t for t in top if len(t) == 17)]  # 9 and 10 digits
+        gone = [
+            max(t for t in top if len(t) == 16),
+            min(t for t in top if len(t) == 17),
+        ]  # 9 and 10 digits
         for ts in gone:
             sandbox.workspace.delete(general, ts)
         clock.advance(60)
