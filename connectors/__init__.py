@@ -1,5 +1,1 @@
-"""Shipped connectors. Importing this package registers every stream (explicit list, greppable)."""
-
-from connectors import slack
-
-__all__ = ["slack"]
+"""Shipped connectors; each registers itself through the `pipeline.connectors` entry-point group."""

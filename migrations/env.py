@@ -5,8 +5,10 @@ from __future__ import annotations
 from alembic import context
 
 import pipeline.tables  # noqa: F401  (registers the engine tables on the shared MetaData)
-import sinks.tables  # noqa: F401  (registers the entity tables)
 from pipeline.db import metadata
+from pipeline.registry import load_connectors
+
+load_connectors()  # every connector's entity tables join the shared MetaData
 
 target_metadata = metadata
 

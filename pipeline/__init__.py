@@ -1,79 +1,78 @@
 """Integration sync pipeline: keep a local SQL copy of vendor data and say exactly what changed.
 
-This module is the public surface: connectors import only from here.
+This module is the public surface: connectors import only from here (a test pins it). Test fakes
+(`FakeClock`, `ScriptedSource`, the contract suite) live in `pipeline.testing`.
 """
 
-from pipeline.changes import Change, Checkpoint, Page, Sweep
-from pipeline.consumer import Event, OutboxConsumer, OutboxReader, consumer_lags
+from pipeline.changes import KEEP_CHECKPOINT, Change, Checkpoint, Page, Sweep
+from pipeline.connector import Connector, ConnectorConfig, connector
+from pipeline.consumer import Event, OutboxConsumer
 from pipeline.errors import (
     AccessLostError,
     AuthError,
     BudgetSpent,
-    ChangeError,
     ConfigError,
     InvalidCursorError,
-    MissingTokenError,
+    MalformedPageError,
     PipelineError,
     RateLimitedError,
     SourceError,
     TransientError,
-    redact,
-    register_secret,
 )
-from pipeline.http import (
-    BearerToken,
-    CallStats,
-    Clock,
-    FakeClock,
-    HttpClient,
-    Regime,
-    RequestBudget,
-    RetryPolicy,
-    SystemClock,
+from pipeline.http import ApiKey, BearerToken, Clock, HttpClient, Regime
+from pipeline.http.paginators import (
+    CursorPaginator,
+    LinkPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    PageRequest,
+    RelayPaginator,
 )
-from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.ports import ChangeSource, EntityLookup
-from pipeline.registry import SourceContext, Stream, get_stream, register
-from pipeline.subscriptions import Subscription
+from pipeline.registry import SourceContext, Stream
+from pipeline.schema import entity_table
+from pipeline.streams import Column, RestStream, ScopeCheckpoint
+
+__version__ = "0.2.0"
 
 __all__ = [
+    "KEEP_CHECKPOINT",
     "AccessLostError",
+    "ApiKey",
     "AuthError",
     "BearerToken",
     "BudgetSpent",
-    "CallStats",
     "Change",
-    "ChangeError",
     "ChangeSource",
     "Checkpoint",
     "Clock",
+    "Column",
     "ConfigError",
+    "Connector",
+    "ConnectorConfig",
+    "CursorPaginator",
     "EntityLookup",
     "Event",
-    "FakeClock",
     "HttpClient",
     "InvalidCursorError",
-    "MissingTokenError",
-    "Orchestrator",
+    "LinkPaginator",
+    "MalformedPageError",
+    "OffsetPaginator",
     "OutboxConsumer",
-    "OutboxReader",
     "Page",
+    "PageNumberPaginator",
+    "PageRequest",
     "PipelineError",
     "RateLimitedError",
     "Regime",
-    "RequestBudget",
-    "RetryPolicy",
-    "RunOptions",
+    "RelayPaginator",
+    "RestStream",
+    "ScopeCheckpoint",
     "SourceContext",
     "SourceError",
     "Stream",
-    "Subscription",
     "Sweep",
-    "SystemClock",
     "TransientError",
-    "consumer_lags",
-    "get_stream",
-    "redact",
-    "register",
-    "register_secret",
+    "connector",
+    "entity_table",
 ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Final, Literal
 
 Checkpoint = dict[str, Any]
 """What we persist between runs, as JSON. The vendor's page token (the *cursor*) lives inside it."""
@@ -24,6 +25,8 @@ class Change:
     external_id: str
     record: Mapping[str, Any] | None
     delete_reason: str | None = None
+    error: str | None = None
+    """Set when the record could not even be keyed or read: a failed run item, nothing written."""
 
     @property
     def is_delete(self) -> bool:
@@ -37,6 +40,11 @@ class Change:
     def delete(cls, external_id: str, reason: str = "deleted") -> Change:
         return cls(external_id, None, reason)
 
+    @classmethod
+    def invalid(cls, external_id: str, error: str) -> Change:
+        """A record that cannot be keyed or read (e.g. no id): a failed item naming it."""
+        return cls(external_id, None, None, error)
+
 
 @dataclass(frozen=True, slots=True)
 class Sweep:
@@ -45,20 +53,43 @@ class Sweep:
     Every live entity matching `where` (typed-column equality) and `between` (column, low, high,
     inclusive) whose external id is not in `seen` is tombstoned with `reason`, unless that would be
     more than `max_fraction` of the live entities in scope: then nothing is, and the run is `partial`.
+
+    A walk that spans several runs names its `generation` instead of carrying `seen`: every page of
+    it marks the rows it saw, and the sweep takes the live rows of the scope not marked by it. Rows
+    written after `written_before` (the walk's start, e.g. by a webhook) are never candidates.
     """
 
     scope: str
-    seen: Collection[str]
+    seen: Collection[str] = ()
     where: Mapping[str, Any] = field(default_factory=dict)
     between: tuple[str, Any, Any] | None = None
     max_fraction: float = 0.5
     reason: str = "absent"
+    generation: str | None = None
+    written_before: datetime | None = None
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP_CHECKPOINT"
+
+
+KEEP_CHECKPOINT: Final = _Keep()
+"""A page that does not move the checkpoint says so explicitly (a None would erase it)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A page of changes, the checkpoint to store once it is applied, and completed scopes."""
+    """A page of changes, the checkpoint to store once it is applied, and completed scopes.
+
+    `generation` marks every record of the page as seen by a multi-run walk (see `Sweep`).
+    """
 
     changes: Sequence[Change]
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | _Keep
     sweeps: Sequence[Sweep] = ()
+    generation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.checkpoint is None:
+            raise TypeError("a Page needs a checkpoint, or KEEP_CHECKPOINT to keep the stored one")

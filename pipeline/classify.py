@@ -21,8 +21,8 @@ from pipeline.changes import Change
 from pipeline.differ import FieldDiffer, content_hasher
 from pipeline.errors import redact
 from pipeline.events import build_payload, event_id, event_type, random_uuid
+from pipeline.ports import Sink, StoredRow
 from pipeline.registry import Stream
-from sinks.sql import SqlSink, StoredRow
 
 _CANONICAL_ERRORS = (ValidationError, ValueError, TypeError)
 _PAGE_ADAPTERS: dict[type[BaseModel], TypeAdapter[list[Any]]] = {}
@@ -64,7 +64,7 @@ class _Pending:
 class Classifier:
     """Turns a page of changes plus the stored rows into a `Plan`."""
 
-    def __init__(self, stream: Stream, sink: SqlSink, subscription_id: str, run_id: str) -> None:
+    def __init__(self, stream: Stream, sink: Sink, subscription_id: str, run_id: str) -> None:
         self.stream = stream
         self.sink = sink
         self.subscription_id = subscription_id
@@ -72,6 +72,9 @@ class Classifier:
         self.differ = FieldDiffer(ignore=stream.volatile, unordered=stream.unordered)
         self._adapter = page_adapter(stream.model)
         self._hash = content_hasher(stream.volatile, stream.unordered)
+        self._fields = frozenset(stream.model.model_fields)
+        self._field_count = len(self._fields)
+        self._unset: dict[int, frozenset[str]] = {}
         self._types = {
             op: event_type(stream.entity, op) for op in ("created", "updated", "deleted")
         }
@@ -85,6 +88,7 @@ class Classifier:
         one batch; the plan is then built in the page's order.
         """
         plan, pending = Plan(), []
+        self._unset.clear()
         digest_of, find, noop = self._hash, stored.get, 0
         todo: list[tuple[Change, StoredRow | None, str | None]] = []  # digest None: a delete
         for change in changes:
@@ -100,6 +104,11 @@ class Classifier:
         plan.counts["noop"] += noop
         canonicals = iter(self.canonical([c.record for c, _, d in todo if d is not None]))
         for change, row, gated in todo:
+            if change.error is not None:
+                self._failed(
+                    plan, change, "created" if row is None else "updated", change.error, now
+                )
+                continue
             if gated is None:
                 self._delete(plan, change, row, now)
                 continue
@@ -117,16 +126,28 @@ class Classifier:
         except _CANONICAL_ERRORS:
             return [self._one(record) for record in records]
         try:
-            dumped: list[dict[str, Any]] = self._adapter.dump_python(models, mode="json")
+            dumped: list[dict[str, Any] | Exception] = self._adapter.dump_python(
+                models, mode="json"
+            )
         except _CANONICAL_ERRORS:
-            return [self._dump_one(model) for model in models]
-        return list(dumped)
+            dumped = [self._dump_one(model) for model in models]
+        for model, data in zip(models, dumped, strict=True):
+            self._note_unset(model, data)
+        return dumped
 
     def _one(self, record: Any) -> dict[str, Any] | Exception:
         try:
-            return self._dump_one(self.stream.model.model_validate(record))
+            model = self.stream.model.model_validate(record)
         except _CANONICAL_ERRORS as exc:
             return exc
+        data = self._dump_one(model)
+        self._note_unset(model, data)
+        return data
+
+    def _note_unset(self, model: BaseModel, data: dict[str, Any] | Exception) -> None:
+        """Remember which fields the vendor left out (filled by defaults) for `keep_absent`."""
+        if len(model.model_fields_set) < self._field_count and not isinstance(data, Exception):
+            self._unset[id(data)] = self._fields - model.model_fields_set
 
     @staticmethod
     def _dump_one(model: BaseModel) -> dict[str, Any] | Exception:
@@ -144,7 +165,9 @@ class Classifier:
     ) -> None:
         """Second pass: field diffs for records whose hash changed against a live row."""
         for p in pending:
-            changed = self.differ.diff(data.get(p.change.external_id, {}), p.canonical)
+            stored = data.get(p.change.external_id, {})
+            self.keep_absent(p, stored)
+            changed = self.differ.diff(stored, p.canonical)
             if not changed:  # store the new hash, so the next run stops at the gate
                 plan.counts["noop"] += 1
                 plan.rehashes.append({"b_id": p.stored.id, "b_hash": p.digest})
@@ -160,6 +183,12 @@ class Classifier:
                 changed,
                 now,
             )
+
+    def keep_absent(self, pending: _Pending, stored: Mapping[str, Any]) -> None:
+        """A key the vendor left out keeps its stored value (a sparse payload clears nothing)."""
+        for name in self._unset.get(id(pending.canonical), ()):
+            if name in stored:
+                pending.canonical[name] = stored[name]
 
     def _upsert(
         self,
@@ -233,10 +262,13 @@ class Classifier:
         self._event(plan, operation, external_id, entity_id, version, changed, now)
 
     def _failed(
-        self, plan: Plan, change: Change, operation: str, exc: Exception, now: datetime
+        self, plan: Plan, change: Change, operation: str, exc: Exception | str, now: datetime
     ) -> None:
         plan.counts["failed"] += 1
-        error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0] + _detail(exc))
+        if isinstance(exc, str):
+            error = redact(exc)
+        else:
+            error = redact(f"{type(exc).__name__}: {exc}".splitlines()[0] + _detail(exc))
         self._item(plan, change.external_id, None, operation, {}, now, status="failed", error=error)
 
     def _item(

@@ -33,7 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox", action="store_true", help="run against the seeded in-process sandbox"
     )
     run.add_argument("--tenant", help="tenant of the subscription (default: default)")
-    run.add_argument("--full-refresh", action="store_true", help="forget the checkpoint first")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="forget the checkpoint and walk everything (deletions are detected)",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="subscription config for this run (repeatable; lists as a,b or JSON)",
+    )
 
     runs = sub.add_parser("runs", help="the run ledger")
     runs.add_argument("action", nargs="?", choices=["list", "show"], default="list")
@@ -50,10 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("connectors", help="list connectors and streams")
 
     sandbox = sub.add_parser("sandbox", help="serve a vendor sandbox over HTTP")
-    sandbox.add_argument("connector", choices=["slack"])
-    sandbox.add_argument("--port", type=int, default=8099)
-    sandbox.add_argument("--seed", type=int, default=1)
-    sandbox.add_argument("--regime", default="tier3", choices=["tier3", "non_marketplace"])
+    sandbox.add_argument("connector", help="e.g. slack, github, linear")
+    sandbox.add_argument("--port", type=int, default=8099, help="port to listen on (0: any)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument(
+        "--seed", type=int, help="seed of the generated data (default: --sandbox's)"
+    )
+    sandbox.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="sandbox option, e.g. regime=tier3"
+    )
 
     _add_optional(sub)
     for command in (

@@ -5,20 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
 from pipeline.config import load_config
 from pipeline.db import create_engine
 from pipeline.errors import ConfigError
-from pipeline.http.clock import FakeClock, SystemClock
+from pipeline.http.clock import SystemClock
 from pipeline.migrate import ensure_schema, upgrade
 from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.progress import Reporter
-from pipeline.registry import get_stream, streams
+from pipeline.registry import get_connector, get_stream, streams
 from pipeline.scheduler import Scheduler, next_run_times
 from pipeline.subscriptions import DEFAULT_TENANT, SqlCheckpoints, Subscription
 from pipeline.tables import runs, subscriptions
@@ -54,14 +56,48 @@ def open_engine(args: argparse.Namespace, migrate: bool = True) -> Engine:
     return engine
 
 
-def subscription_for(stream_name: str, tenant: str | None) -> Subscription:
-    """The configured subscription for a stream (and tenant), else a default one."""
+def subscription_for(
+    stream_name: str, tenant: str | None, overrides: Sequence[str] = ()
+) -> Subscription:
+    """The configured subscription for a stream (and tenant), else a default one; `--set` on top."""
     stream = get_stream(stream_name)
     config = load_config()
     declared = config.find(stream.full_name, tenant) if config else None
     if declared is not None:
-        return declared.subscription()
-    return Subscription(stream.connector, stream.name, tenant_id=tenant or DEFAULT_TENANT)
+        sub = declared.subscription()
+    else:
+        sub = Subscription(stream.connector, stream.name, tenant_id=tenant or DEFAULT_TENANT)
+    if not overrides:
+        return sub
+    merged = {**sub.config, **parse_settings(overrides, get_connector(stream.connector).config)}
+    get_connector(stream.connector).validate(merged, "--set")
+    return replace(sub, config=merged)
+
+
+def parse_settings(pairs: Sequence[str], model: type[BaseModel]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs → config values: JSON where it parses, `a,b` for list keys, else text."""
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: write KEY=VALUE (e.g. --set repos=owner/name)")
+        field = model.model_fields.get(key.strip())
+        found[key.strip()] = _setting_value(text, is_list=field is not None and _is_list(field))
+    return found
+
+
+def _setting_value(text: str, is_list: bool) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if is_list and not isinstance(value, list):
+        return [part.strip() for part in str(text).split(",") if part.strip()]
+    return value
+
+
+def _is_list(field: Any) -> bool:
+    return "list[" in str(field.annotation)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -82,7 +118,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     stream = get_stream(args.stream)
     settings: dict[str, Any] = {}
-    sub = subscription_for(stream.full_name, args.tenant)
+    sub = subscription_for(stream.full_name, args.tenant, args.set or ())
     if args.sandbox:
         settings.update(sandbox_settings(stream.connector))
     engine = open_engine(args)
@@ -90,7 +126,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.full_refresh:
         SqlCheckpoints().reset(engine, sub.id, clock.now())
     reporter = Reporter(stream.full_name)
-    options = RunOptions(settings=settings, on_page=reporter.on_page, on_wait=reporter.on_wait)
+    options = RunOptions(
+        settings=settings,
+        on_page=reporter.on_page,
+        on_wait=reporter.on_wait,
+        full_refresh=args.full_refresh,
+    )
     run = Orchestrator(engine, clock).run(stream, sub, options=options)
     print(reporter.summary(run))
     if run.error:
@@ -100,20 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def sandbox_settings(connector: str) -> dict[str, Any]:
     """Settings that point a connector at its seeded in-process sandbox (zero setup)."""
-    if connector != "slack":
-        raise ConfigError(f"connector {connector!r} has no sandbox")
-    from connectors.slack.sandbox import DEFAULT_NOW, Sandbox
-
-    # The sandbox simulates time: its rate budget and our client's waits run on one fake clock,
-    # so a sandbox run never sleeps for real while the ledger keeps wall-clock times.
-    simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, UTC))
-    sandbox = Sandbox(clock=simulated.now)
-    return {
-        "transport": sandbox.transport(),
-        "api_url": sandbox.base_url,
-        "token": sandbox.token,
-        "http_clock": simulated,
-    }
+    settings: dict[str, Any] = get_connector(connector).sandbox_module().in_process_settings()
+    return settings
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -216,12 +245,14 @@ def cmd_connectors(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from connectors.slack.sandbox import serve
+    module = get_connector(args.connector).sandbox_module()
+    options = parse_settings(args.set or (), BaseModel)
+    seed = module.DEFAULT_SEED if args.seed is None else args.seed
 
-    print(
-        f"Slack sandbox on http://127.0.0.1:{args.port}/api/ (seed {args.seed}, regime {args.regime})"
-    )
-    serve(port=args.port, seed=args.seed, regime=args.regime)
+    def ready(url: str) -> None:
+        print(f"{args.connector} sandbox on {url} (seed {seed}, token {module.TOKEN})", flush=True)
+
+    module.serve(port=args.port, seed=seed, host=args.host, on_ready=ready, **options)
     return 0
 
 

@@ -10,15 +10,15 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError, UnknownStreamError
-from pipeline.registry import get_stream
+from pipeline.registry import get_connector, get_stream
 from pipeline.subscriptions import DEFAULT_TENANT, Subscription
 
 DEFAULT_PATH = "pipeline.toml"
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -31,10 +31,13 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-class SubscriptionConfig(BaseModel):
-    """One `[[subscriptions]]` table."""
+ENGINE_KEYS = ("stream", "tenant", "name", "enabled", "schedule", "interval")
 
-    model_config = ConfigDict(extra="forbid")
+
+class SubscriptionConfig(BaseModel):
+    """One `[[subscriptions]]` table: engine keys here, the rest validated by the stream's connector."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
 
     stream: str
     tenant: str = DEFAULT_TENANT
@@ -42,14 +45,6 @@ class SubscriptionConfig(BaseModel):
     enabled: bool = True
     schedule: str | None = Field(default=None, description="cron, 5 fields")
     interval: str | None = Field(default=None, description="e.g. 5m")
-    channels: list[str] | None = None
-    lookback_days: float = Field(default=7, gt=0)
-    regime: str = "tier3"
-    token_env: str | None = None
-    api_url: str | None = None
-    max_requests: int | None = Field(default=None, gt=0)
-    max_wait_s: float = Field(default=30, ge=0)
-    max_delete_fraction: float = Field(default=0.5, gt=0, le=1)
 
     @field_validator("stream")
     @classmethod
@@ -58,15 +53,6 @@ class SubscriptionConfig(BaseModel):
             get_stream(value)
         except UnknownStreamError as exc:
             raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("token_env")
-    @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ENV_NAME.match(value):
-            raise ValueError(
-                "must name an environment variable (e.g. ACME_SLACK_TOKEN), never hold a token"
-            )
         return value
 
     @field_validator("interval")
@@ -91,21 +77,29 @@ class SubscriptionConfig(BaseModel):
             raise ValueError("give either schedule (cron) or interval, not both")
         return self
 
+    @model_validator(mode="after")
+    def _connector_keys(self) -> SubscriptionConfig:
+        stream = get_stream(self.stream)
+        try:
+            get_connector(stream.connector).validate(self.connector_config)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("config: ")) from None
+        return self
+
+    @property
+    def connector_config(self) -> dict[str, Any]:
+        """The keys the connector validates (everything but the engine's own)."""
+        return dict(self.model_extra or {})
+
     def subscription(self) -> Subscription:
         stream = get_stream(self.stream)
-        keys = (
-            "channels",
-            "lookback_days",
-            "regime",
-            "token_env",
-            "api_url",
-            "max_requests",
-            "max_wait_s",
-            "max_delete_fraction",
-        )
-        config = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
         return Subscription(
-            stream.connector, stream.name, self.tenant, self.name, config, self.enabled
+            stream.connector,
+            stream.name,
+            self.tenant,
+            self.name,
+            self.connector_config,
+            self.enabled,
         )
 
     @property
@@ -116,7 +110,7 @@ class SubscriptionConfig(BaseModel):
 class PipelineConfig(BaseModel):
     """The whole file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     lease_ttl_s: float = Field(default=60, gt=0)
     workers: int = Field(default=8, gt=0, le=64)
@@ -173,6 +167,9 @@ def _first_error(exc: ValidationError) -> str:
         ".[", "["
     )
     message = str(error["msg"]).removeprefix("Value error, ")
+    inner, sep, rest = message.partition(": ")
+    if error["type"] == "value_error" and sep and inner.isidentifier():
+        key, message = f"{key}.{inner}", rest  # a connector's key: subscriptions[0].repos
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

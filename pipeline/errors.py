@@ -9,9 +9,12 @@
     │   │   └── RateLimitedError  HTTP 429; carries retry_after_s
     │   ├── AuthError           invalid_auth → failed, hint names the token variable
     │   ├── AccessLostError     not_in_channel / channel_not_found → never tombstone
-    │   └── InvalidCursorError  restart the window from the oldest applied ts
+    │   ├── InvalidCursorError  restart the window from the oldest applied ts
+    │   └── MalformedPageError  a well-formed answer that breaks the vendor's contract → the
+    │                           scope's walk is incomplete: nothing of it is swept
     ├── ChangeError             one record failed validation or mapping → item `failed`, run `partial`
     ├── GuardError              deletion-by-absence guard tripped → no tombstones, run `partial`
+    ├── IncompleteError         some scopes could not be read; the others synced → run `partial`
     ├── LeaseLostError          fencing check failed → run `lost_lease`, page rolled back
     └── StoppedError            shutdown asked after a committed page → run `failed`, resumes later
     BudgetSpent (a signal, not an error) → checkpoint, run `throttled`
@@ -89,12 +92,20 @@ class InvalidCursorError(SourceError):
     """The vendor no longer accepts the page cursor."""
 
 
+class MalformedPageError(SourceError):
+    """The vendor's answer breaks its own contract (e.g. `has_more` without a cursor)."""
+
+
 class ChangeError(PipelineError):
     """One record failed validation or mapping."""
 
 
 class GuardError(PipelineError):
     """Deletion by absence would tombstone more than the configured fraction of a scope."""
+
+
+class IncompleteError(PipelineError):
+    """Some scopes of the subscription could not be read; the others were synced."""
 
 
 class LeaseLostError(PipelineError):
@@ -119,6 +130,7 @@ RUN_STATUS: dict[type[BaseException], str] = {
     SourceError: "failed",
     ChangeError: "partial",
     GuardError: "partial",
+    IncompleteError: "partial",
     PipelineError: "failed",
 }
 

@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline.batch import Batch
 from pipeline.changes import Checkpoint
 from pipeline.errors import redact
 from pipeline.tables import run_items, runs
-from sinks.sql import Batch
 
 COUNTERS = ("records_found", "created", "updated", "deleted", "noop", "failed", "pages")
 CALL_COUNTERS = ("api_calls", "rate_limited", "retries")

@@ -6,6 +6,7 @@ only by `pipeline migrate`, and a run against an unmigrated one says so in one l
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,11 +18,18 @@ from sqlalchemy.engine import Engine
 
 import migrations
 from pipeline.errors import ConfigError
+from pipeline.registry import connectors
 
 
 def alembic_config() -> Config:
+    """The core migrations plus every connector's version location (its own Alembic branch)."""
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    core = Path(migrations.__file__).parent
+    config.set_main_option("script_location", str(core))
+    locations = [str(core / "versions")]
+    locations += [str(c.migrations) for c in connectors() if c.migrations is not None]
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(locations))
     return config
 
 
@@ -32,7 +40,7 @@ def _run(engine: Engine, action: str, target: str) -> None:
         getattr(command, action)(config, target)
 
 
-def upgrade(engine: Engine, target: str = "head") -> None:
+def upgrade(engine: Engine, target: str = "heads") -> None:
     _run(engine, "upgrade", target)
 
 
@@ -40,24 +48,24 @@ def downgrade(engine: Engine, target: str = "base") -> None:
     _run(engine, "downgrade", target)
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def ensure_schema(engine: Engine) -> None:
     """Migrate an embedded SQLite database automatically; refuse an unmigrated PostgreSQL."""
-    current = current_revision(engine)
-    if current == head_revision():
+    current = current_revisions(engine)
+    if current == head_revisions():
         return
     if engine.dialect.name == "sqlite":
         upgrade(engine)
         return
-    state = "empty" if current is None else f"at revision {current}"
+    state = "empty" if not current else f"at revision {', '.join(sorted(current))}"
     raise ConfigError(
         f"the database is {state}, not at the latest schema; run `pipeline migrate` first"
     )

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.changes import Change, Page, Sweep
 from pipeline.classify import Classifier, Plan
-from pipeline.db import write_transaction
+from pipeline.db import as_utc, write_transaction
 from pipeline.errors import (
     BudgetSpent,
     GuardError,
@@ -34,10 +35,9 @@ from pipeline.http.clock import Clock, SystemClock
 from pipeline.leases import Lease, LeaseStore, new_owner
 from pipeline.ledger import CALL_COUNTERS, Run, SqlLedger
 from pipeline.outbox import OutboxWriter
-from pipeline.ports import ChangeSource
-from pipeline.registry import SourceContext, Stream
+from pipeline.ports import ChangeSource, Sink, SinkFactory
+from pipeline.registry import SourceContext, Stream, default_sink_factory
 from pipeline.subscriptions import SqlCheckpoints, Subscription, ensure_subscription
-from sinks.sql import SqlLookup, SqlSink
 
 log = logging.getLogger("pipeline.run")
 
@@ -71,14 +71,22 @@ class RunOptions:
     on_step: StepHook | None = None
     heartbeat_s: float | None = None
     should_stop: Callable[[], bool] | None = None
+    full_refresh: bool = False
 
 
 class Orchestrator:
     """Wires the ports together for one database; `run` executes one subscription once."""
 
-    def __init__(self, engine: Engine, clock: Clock | None = None, notify: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock | None = None,
+        notify: bool = True,
+        sinks: SinkFactory | None = None,
+    ) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
+        self.sinks = sinks or default_sink_factory()
         self.ledger = SqlLedger(engine)
         self.leases = LeaseStore(engine)
         self.checkpoints = SqlCheckpoints()
@@ -93,14 +101,15 @@ class Orchestrator:
     ) -> Run:
         """One run: lease, pages, final status. Returns the run as recorded."""
         options = options or RunOptions()
-        sink = SqlSink(stream.table, sub.tenant_id, stream.provider)
+        sink = self.sinks(stream.table, sub.tenant_id, stream.provider)
         source = source or stream.open_source(
             SourceContext(  # bad settings fail here: nothing written
                 sub,
                 self.clock,
-                SqlLookup(self.engine, sink),
+                sink.lookup(self.engine),
                 options.settings or {},
                 options.on_wait,
+                options.full_refresh,
             )
         )
         ensure_subscription(self.engine, sub, self.clock.now())
@@ -148,7 +157,7 @@ class Orchestrator:
         sub: Subscription,
         run: Run,
         lease: Lease,
-        sink: SqlSink,
+        sink: Sink,
         source: ChangeSource,
         options: RunOptions,
     ) -> None:
@@ -202,7 +211,7 @@ class PageTransaction:
         sub: Subscription,
         run: Run,
         lease: Lease,
-        sink: SqlSink,
+        sink: Sink,
         source: ChangeSource,
         on_step: StepHook | None = None,
     ) -> None:
@@ -238,11 +247,14 @@ class PageTransaction:
                 step("classify", number)
                 self.sink.write(conn, plan.upserts, plan.tombstones, plan.rehashes)
                 step("write", number)
+                if page.generation is not None:
+                    self.sink.mark_seen(conn, [c.external_id for c in changes], page.generation)
                 self.record_items(conn, page, plan)
                 step("record_items", number)
                 self.o.outbox.emit(conn, plan.events)
                 step("emit_events", number)
-                self.o.checkpoints.put(conn, self.sub.id, page.checkpoint, now)
+                if isinstance(page.checkpoint, dict):
+                    self.o.checkpoints.put(conn, self.sub.id, page.checkpoint, now)
                 step("advance_checkpoint", number)
             step("committed", number)
         except BaseException:
@@ -250,7 +262,8 @@ class PageTransaction:
                 before  # rolled back
             )
             raise
-        self.run.checkpoint_after = page.checkpoint
+        if isinstance(page.checkpoint, dict):
+            self.run.checkpoint_after = page.checkpoint
 
     def step(self, name: str, page_number: int) -> None:
         if self.on_step is not None:
@@ -263,7 +276,7 @@ class PageTransaction:
         deletes: list[Change] = []
         for sweep in sweeps:
             live = self.sink.live_in_scope(conn, sweep)
-            absent = [k for k in live if k not in sweep.seen and k not in seen_in_page]
+            absent = [k for k in absent_from(sweep, live) if k not in seen_in_page]
             if absent and len(absent) > sweep.max_fraction * len(live):
                 message = (
                     f"{sweep.scope}: {len(absent)} of {len(live)} stored records are absent, more than "
@@ -284,8 +297,27 @@ class PageTransaction:
         for name, value in plan.counts.items():
             counts[name] += value
         counts.update(_call_counts(self.source))
-        self.run.checkpoint_after = page.checkpoint
+        if isinstance(page.checkpoint, dict):
+            self.run.checkpoint_after = page.checkpoint
         self.o.ledger.record_page(conn, self.run, plan.items)
+
+
+def absent_from(sweep: Sweep, live: Sequence[tuple[str, str | None, Any]]) -> list[str]:
+    """The live rows of a sweep's scope its walk did not see (`seen`, or unmarked by its generation)."""
+    if sweep.generation is None:
+        seen = sweep.seen
+        return [key for key, _, _ in live if key not in seen]
+    cutoff = sweep.written_before
+    return [
+        key
+        for key, generation, updated_at in live
+        if generation != sweep.generation and (cutoff is None or _before(updated_at, cutoff))
+    ]
+
+
+def _before(value: Any, cutoff: datetime) -> bool:
+    written = as_utc(value)
+    return written is None or written < cutoff
 
 
 def unique_by_key(changes: Sequence[Change]) -> list[Change]:

@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipeline.batch import Batch
 from pipeline.events import page_check, payload_model
 from pipeline.tables import event_outbox
-from sinks.sql import Batch
 
 NOTIFY_CHANNEL = "pipeline_outbox"
 

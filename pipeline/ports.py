@@ -1,7 +1,8 @@
-"""The ports of the engine (DESIGN §1): each a small Protocol that adapters and fakes implement.
+"""The ports of the engine (DESIGN §1): small Protocols that adapters and fakes implement.
 
-The orchestrator depends only on these; `SqlSink`, `SqlLedger`, `SqlCheckpoints` and `OutboxWriter`
-are the production adapters, `pipeline.testing.ScriptedSource` the test source.
+The orchestrator depends on these only. The SQL sink (`sinks.sql.SqlSink`, found through the
+entry-point group `pipeline.sinks`) implements `Sink`; every connector's source implements
+`ChangeSource`; `pipeline.testing.ScriptedSource` is the test source.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Connection
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 from pipeline.changes import Checkpoint, Page, Sweep
 
@@ -28,56 +30,52 @@ class ChangeSource(Protocol):
         ...
 
 
-class Differ(Protocol):
-    """Computes `changed_fields` between the stored and the incoming canonical record."""
-
-    def diff(
-        self, stored: Mapping[str, Any] | None, incoming: Mapping[str, Any]
-    ) -> dict[str, dict[str, Any]]: ...
-
-
-class Sink(Protocol):
-    """Entity rows: read the stored state for a page, then write it, inside the page transaction."""
-
-    def read_existing(self, conn: Connection, keys: Sequence[str]) -> dict[str, Any]: ...
-
-    def read_data(self, conn: Connection, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]: ...
-
-    def write(
-        self,
-        conn: Connection,
-        upserts: Sequence[dict[str, Any]],
-        tombstones: Sequence[dict[str, Any]],
-    ) -> None: ...
-
-    def live_in_scope(self, conn: Connection, sweep: Sweep) -> list[str]: ...
-
-
 class EntityLookup(Protocol):
     """Read-only view of stored entities a source may consult (e.g. a thread's last reply)."""
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Mapping[str, Any]]: ...
 
 
-class CheckpointStore(Protocol):
-    """The subscription's checkpoint, advanced only inside page transactions."""
+class StoredRow(Protocol):
+    """What the hash gate needs of a stored entity."""
 
-    def get(self, conn: Connection, subscription_id: str) -> Checkpoint | None: ...
+    @property
+    def id(self) -> str: ...
 
-    def put(self, conn: Connection, subscription_id: str, checkpoint: Checkpoint) -> None: ...
-
-
-class RunLedger(Protocol):
-    """`integration_runs` and `integration_run_items`."""
-
-    def start(self, run: Any) -> None: ...
-
-    def record_page(self, conn: Connection, run: Any, items: Sequence[dict[str, Any]]) -> None: ...
-
-    def finish(self, run: Any) -> None: ...
+    content_hash: str
+    version: int
+    is_deleted: bool
 
 
-class Outbox(Protocol):
-    """The transactional outbox: typed events written in the page transaction."""
+class Sink(Protocol):
+    """Entity rows of one stream for one tenant, read and written inside the page transaction."""
 
-    def emit(self, conn: Connection, events: Sequence[dict[str, Any]]) -> None: ...
+    tenant_id: str
+
+    def read_existing(self, conn: Connection, keys: Sequence[str]) -> Mapping[str, StoredRow]: ...
+
+    def read_data(self, conn: Connection, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]: ...
+
+    def row(self, external_id: str, record: Mapping[str, Any], **fixed: Any) -> dict[str, Any]: ...
+
+    def write(
+        self,
+        conn: Connection,
+        upserts: Sequence[dict[str, Any]],
+        tombstones: Sequence[dict[str, Any]],
+        rehashes: Sequence[dict[str, Any]] = (),
+    ) -> None: ...
+
+    def live_in_scope(self, conn: Connection, sweep: Sweep) -> list[tuple[str, str | None, Any]]:
+        """(external id, seen generation, updated_at) of the live rows in a sweep's scope."""
+        ...
+
+    def mark_seen(self, conn: Connection, keys: Sequence[str], generation: str) -> None: ...
+
+    def lookup(self, engine: Engine) -> EntityLookup: ...
+
+
+class SinkFactory(Protocol):
+    """Opens the sink of one entity table for one tenant and provider."""
+
+    def __call__(self, table: sa.Table, tenant_id: str, provider: str) -> Sink: ...

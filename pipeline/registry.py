@@ -1,24 +1,33 @@
-"""Connectors and streams by name (`slack-messages`); explicit registration, no discovery.
+"""Connectors and streams by name (`slack-messages`); registration is explicit, no discovery magic.
 
-A connector module calls `connector("slack")` and registers each stream with `@slack.stream`;
-`connectors/__init__.py` imports the connector modules. Asking for an unknown name raises
-`UnknownStreamError`, whose message lists the known ones.
+A connector module calls `connector("acme", …)` and declares each stream with `@acme.stream`.
+Connector packages are found through the entry-point group `pipeline.connectors` (the shipped
+ones register the same way as a third party's); the SQL sink through `pipeline.sinks`. Asking for
+an unknown name raises `UnknownStreamError`, whose message lists the known ones.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from pipeline.errors import UnknownStreamError
+from pipeline.errors import ConfigError, UnknownStreamError
 from pipeline.events import register_entity
 from pipeline.http.clock import Clock
-from pipeline.ports import ChangeSource, EntityLookup
+from pipeline.ports import ChangeSource, EntityLookup, SinkFactory
 from pipeline.subscriptions import Subscription
+
+if TYPE_CHECKING:
+    from pipeline.connector import Connector
+
+CONNECTOR_GROUP = "pipeline.connectors"
+SINK_GROUP = "pipeline.sinks"
 
 
 @dataclass
@@ -30,6 +39,7 @@ class SourceContext:
     lookup: EntityLookup
     settings: Mapping[str, Any] = field(default_factory=dict)
     on_wait: Callable[[float, str], None] | None = None
+    full_refresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class Stream:
 
 
 _STREAMS: dict[str, Stream] = {}
+_CONNECTORS: dict[str, Connector] = {}
+_loaded: set[str] = set()
 
 
 def register(stream: Stream) -> Stream:
@@ -65,20 +77,67 @@ def register(stream: Stream) -> Stream:
     return stream
 
 
+def register_connector(connector: Connector) -> Connector:
+    _CONNECTORS[connector.name] = connector
+    return connector
+
+
 def get_stream(name: str) -> Stream:
     """The stream called `name`, or `UnknownStreamError` listing the known names."""
-    _load_connectors()
+    load_connectors()
     try:
         return _STREAMS[name]
     except KeyError:
-        known = ", ".join(sorted(_STREAMS)) or "none"
+        known = ", ".join(sorted(s for s in _STREAMS if not s.startswith("testing-"))) or "none"
         raise UnknownStreamError(f"unknown stream {name!r}; known streams: {known}") from None
 
 
+def get_connector(name: str) -> Connector:
+    """The connector called `name`, or a `ConfigError` listing the known ones."""
+    load_connectors()
+    try:
+        return _CONNECTORS[name]
+    except KeyError:
+        known = ", ".join(sorted(_CONNECTORS)) or "none"
+        raise ConfigError(f"unknown connector {name!r}; known connectors: {known}") from None
+
+
 def streams() -> list[Stream]:
-    _load_connectors()
+    load_connectors()
     return [_STREAMS[name] for name in sorted(_STREAMS)]
 
 
-def _load_connectors() -> None:
-    import connectors  # noqa: F401  (registers every shipped connector)
+def connectors() -> list[Connector]:
+    load_connectors()
+    return [_CONNECTORS[name] for name in sorted(_CONNECTORS)]
+
+
+def load_connectors() -> None:
+    """Import every package of the `pipeline.connectors` entry-point group, once."""
+    if _loaded:
+        return
+    _loaded.add(CONNECTOR_GROUP)
+    for point in sorted(entry_points(group=CONNECTOR_GROUP), key=lambda p: p.name):
+        try:
+            point.load()
+        except Exception as exc:
+            raise ConfigError(
+                f"connector plugin {point.name!r} ({point.value}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def default_sink_factory() -> SinkFactory:
+    """The sink named `sql` in the `pipeline.sinks` entry-point group."""
+    found = [p for p in entry_points(group=SINK_GROUP) if p.name == "sql"]
+    if not found:
+        raise ConfigError("no `sql` sink is installed (entry point group pipeline.sinks)")
+    factory: SinkFactory = found[0].load()
+    return factory
+
+
+def import_object(path: str) -> Any:
+    """`package.module:attribute` (or a module path) → the object."""
+    module, _, attribute = path.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded

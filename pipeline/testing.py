@@ -20,9 +20,9 @@ from pipeline.http.clock import FakeClock
 from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.ports import ChangeSource
 from pipeline.registry import SourceContext, Stream, register
+from pipeline.schema import entity_table
 from pipeline.subscriptions import Subscription
 from pipeline.tables import event_outbox, run_items, runs, subscriptions
-from sinks.tables import entity_table
 
 test_metadata = sa.MetaData()
 testing_items = entity_table(
@@ -157,4 +157,13 @@ class Db:
         return rows[0]["checkpoint"] if rows else None
 
 
-__all__ = ["TESTING_STREAM", "BudgetSpent", "Db", "Item", "ScriptedSource", "item", "testing_items"]
+__all__ = [
+    "TESTING_STREAM",
+    "BudgetSpent",
+    "Db",
+    "FakeClock",
+    "Item",
+    "ScriptedSource",
+    "item",
+    "testing_items",
+]

@@ -13,8 +13,8 @@ turns quadratic (bench/README.md).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from itertools import repeat
 from typing import Any
 
@@ -23,111 +23,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from pipeline.batch import Batch, positional
 from pipeline.changes import Sweep
-from sinks.tables import typed_columns
+from pipeline.schema import typed_columns
 
 _KEY = ("tenant_id", "provider", "external_id")
 _KEEP_ON_CONFLICT = ("id", "tenant_id", "provider", "external_id", "created_at")
 _UNSET = object()
-
-
-class Batch:
-    """One Core statement run as a single DB-API `executemany` over rows given as dicts.
-
-    The SQL is compiled once per dialect and row shape, and every value goes through the same type
-    bind processor SQLAlchemy's own executemany would apply (so the driver receives exactly the same
-    parameters). What changes is the cost: processors run column by column, once per distinct
-    object in a run of equal ones (the page's timestamp, the tenant), and no per-row SQLAlchemy
-    parameter construction runs. A statement whose table has Python-side column defaults (which
-    SQLAlchemy computes per row) is simply handed to `Connection.execute`.
-    """
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-        self._compiled: dict[
-            tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any, Any]], list[str] | None]
-        ] = {}
-        table = getattr(statement, "table", None)
-        columns = getattr(table, "columns", ())
-        self._plain = not any(c.default is not None or c.onupdate is not None for c in columns)
-
-    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        if not self._plain:
-            conn.execute(self.statement, list(rows))
-            return
-        prepared = self._prepare(conn.dialect, tuple(rows[0]))
-        if prepared is None:  # a bind parameter no row provides: let SQLAlchemy say which
-            conn.execute(self.statement, list(rows))
-            return
-        sql, binds, names = prepared
-        columns = [_column(rows, key, value, process) for key, value, process in binds]
-        params: list[Any] = list(zip(*columns, strict=True))
-        if names is not None:
-            params = [dict(zip(names, p, strict=True)) for p in params]
-        conn.exec_driver_sql(sql, params)
-
-    def _prepare(
-        self, dialect: Dialect, keys: tuple[str, ...]
-    ) -> tuple[str, list[tuple[str, Any, Any]], list[str] | None] | None:
-        found = self._compiled.get((dialect.name, keys))
-        if found is not None:
-            return found
-        compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
-        sql = compiled.string
-        if compiled.positional:
-            order, names = list(compiled.positiontup), None
-        elif dialect.paramstyle == "pyformat" and "%%" not in sql:
-            # psycopg: `%(name)s` → `%s` with tuples; mapping a dict per row costs more than the insert
-            sql, order = _positional(
-                sql, {v: k for k, v in (compiled.escaped_bind_names or {}).items()}
-            )
-            names = None
-        else:
-            order = list(compiled.binds)
-            escaped = compiled.escaped_bind_names or {}
-            names = [escaped.get(n, n) for n in order]
-        binds = []
-        for name in order:
-            bind = compiled.binds[name]
-            if name not in keys and bind.required:
-                return None
-            value = _UNSET if name in keys else bind.effective_value
-            binds.append((name, value, bind.type.dialect_impl(dialect).bind_processor(dialect)))
-        found = self._compiled[(dialect.name, keys)] = (sql, binds, names)
-        return found
-
-
-_NAMED = re.compile(r"%\(([^)]+)\)s")
-
-
-def _positional(sql: str, unescape: Mapping[str, str]) -> tuple[str, list[str]]:
-    """`… %(a)s … %(b)s … %(a)s` → (`… %s … %s … %s`, [a, b, a])."""
-    order: list[str] = []
-
-    def placeholder(match: re.Match[str]) -> str:
-        order.append(unescape.get(match.group(1), match.group(1)))
-        return "%s"
-
-    return _NAMED.sub(placeholder, sql), order
-
-
-def _column(
-    rows: Sequence[Mapping[str, Any]], key: str, value: Any, process: Callable[[Any], Any] | None
-) -> list[Any]:
-    """One parameter's values for every row, through its bind processor (once per run of one object)."""
-    if value is not _UNSET:
-        return [process(value) if process else value] * len(rows)
-    if process is None:
-        return [row[key] for row in rows]
-    out, last_in, last_out = [], _UNSET, None
-    for row in rows:
-        item = row[key]
-        if item is not last_in:
-            last_in, last_out = item, process(item)
-        out.append(last_out)
-    return out
 
 
 class StoredRow:
@@ -182,6 +84,7 @@ class SqlSink:
         self.tenant_id = tenant_id
         self.provider = provider
         self.typed = typed_columns(table)
+        self._typed = [_typed_column(table.c[name]) for name in self.typed]
         c = table.c
         scoped = sa.and_(c.tenant_id == tenant_id, c.provider == provider)
         self._scoped = scoped
@@ -214,6 +117,16 @@ class SqlSink:
             table.update()
             .where(c.id == sa.bindparam("b_id"))
             .values(content_hash=sa.bindparam("b_hash"))
+        )
+        self._mark = (
+            table.update()
+            .where(scoped, c.external_id.in_(sa.bindparam("keys", expanding=True)))
+            .where(
+                sa.or_(
+                    c.seen_generation.is_(None), c.seen_generation != sa.bindparam("b_generation")
+                )
+            )
+            .values(seen_generation=sa.bindparam("b_generation"))
         )
         self._upserts: dict[str, Batch] = {}
         self._scopes: dict[tuple[Any, ...], Any] = {}
@@ -250,9 +163,19 @@ class SqlSink:
         }
         row.update(fixed)
         row["data"] = record
-        for name in self.typed:
-            row[name] = record.get(name)
+        for name, path, convert in self._typed:
+            value = record.get(name) if path is None else _dig(record, path)
+            row[name] = value if convert is None or value is None else convert(value)
         return row
+
+    def mark_seen(self, conn: Connection, keys: Sequence[str], generation: str) -> None:
+        """Mark a page's rows as seen by a multi-run walk (its sweep spares them)."""
+        if keys:
+            conn.execute(self._mark, {"keys": list(keys), "b_generation": generation})
+
+    def lookup(self, engine: Engine) -> SqlLookup:
+        """A read-only view of this sink's live records for the change source."""
+        return SqlLookup(engine, self)
 
     def write(
         self,
@@ -288,8 +211,8 @@ class SqlSink:
             )
         return self._upserts[dialect]
 
-    def live_in_scope(self, conn: Connection, sweep: Sweep) -> list[str]:
-        """External ids of live entities in a sweep's scope (deletion by absence).
+    def live_in_scope(self, conn: Connection, sweep: Sweep) -> list[tuple[str, str | None, Any]]:
+        """(external id, seen generation, updated_at) of live entities in a sweep's scope.
 
         A Slack page can carry a sweep per thread: the statement is built once per shape of scope
         (its column names, and which values are None or booleans, which render as SQL literals)
@@ -312,11 +235,13 @@ class SqlSink:
         }
         if sweep.between is not None:
             params.update(b_low=sweep.between[1], b_high=sweep.between[2])
-        return [r[0] for r in conn.execute(query, params)]
+        return [(r[0], r[1], r[2]) for r in conn.execute(query, params)]
 
     def _scope_query(self, shape: tuple[Any, ...]) -> Any:
         c = self.table.c
-        query = sa.select(c.external_id).where(self._scoped, c.deleted_at.is_(None))
+        query = sa.select(c.external_id, c.seen_generation, c.updated_at).where(
+            self._scoped, c.deleted_at.is_(None)
+        )
         where, between = shape
         for i, (name, literal) in enumerate(where):
             value = sa.bindparam(f"w_{i}", type_=c[name].type) if literal is ... else literal
@@ -324,6 +249,33 @@ class SqlSink:
         if between is not None:
             query = query.where(*_within(c[between]))
         return query
+
+
+def _dig(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for part in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _typed_column(
+    column: sa.Column[Any],
+) -> tuple[str, tuple[str, ...] | None, Callable[[Any], Any] | None]:
+    """How to fill a typed column: its record path (`info["path"]`, dotted) and a converter."""
+    path = column.info.get("path")
+    convert = _to_datetime if isinstance(column.type, sa.DateTime) else None
+    if isinstance(column.type, sa.JSON):
+        convert = None
+    return column.name, tuple(path.split(".")) if path else None, convert
+
+
+def _to_datetime(value: Any) -> Any:
+    """Canonical records hold ISO-8601 text; a DateTime column wants a datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
 
 
 def _within(column: Any) -> tuple[Any, Any]:
@@ -436,7 +388,7 @@ class _ByKeys:
         if state.positiontup is not None:
             names = list(state.positiontup)
         else:
-            sql, names = _positional(
+            sql, names = positional(
                 sql, {v: k for k, v in (compiled.escaped_bind_names or {}).items()}
             )
         slots: list[Any] = []

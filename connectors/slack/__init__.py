@@ -1,11 +1,14 @@
 """Slack: `slack-messages`, `slack-channels`, `slack-users` (vendors.md §1)."""
 
-from connectors.slack.models import Channel, Message, User
-from connectors.slack.streams import open_channels, open_messages, open_users
-from pipeline import Stream, register
-from sinks.tables import slack_channels, slack_messages, slack_users
+from typing import Any
 
-messages = register(
+from connectors.slack.client import page_limit, slack
+from connectors.slack.models import Channel, Message, User
+from connectors.slack.streams import open_messages
+from connectors.slack.tables import slack_channels, slack_messages, slack_users
+from pipeline import CursorPaginator, RestStream, ScopeCheckpoint, Stream
+
+messages = slack.add(
     Stream(
         connector="slack",
         name="messages",
@@ -17,25 +20,32 @@ messages = register(
         description="messages and thread replies of the channels the bot is in",
     )
 )
-channels = register(
-    Stream(
-        connector="slack",
-        name="channels",
-        entity="channel",
-        table=slack_channels,
-        model=Channel,
-        open_source=open_channels,
-        description="conversations (public and private)",
-    )
-)
-users = register(
-    Stream(
-        connector="slack",
-        name="users",
-        entity="user",
-        table=slack_users,
-        model=User,
-        open_source=open_users,
-        description="workspace members (deactivated ones keep deleted=true)",
-    )
-)
+
+# vendors.md §1.2: list methods page by `response_metadata.next_cursor`; an empty one ends the walk.
+SLACK_PAGES = CursorPaginator(next_at="response_metadata.next_cursor", param="cursor")
+
+
+@slack.stream
+class Channels(RestStream[Channel]):
+    """conversations (public and private)"""
+
+    name, entity, model, table = "channels", "channel", Channel, slack_channels
+    path, records_at, paginator = "conversations.list", "channels", SLACK_PAGES
+
+    def params(self, checkpoint: ScopeCheckpoint) -> dict[str, Any]:
+        return {"types": "public_channel,private_channel", "limit": page_limit(self.client)}
+
+
+@slack.stream
+class Users(RestStream[User]):
+    """workspace members (deactivated ones keep deleted=true)"""
+
+    name, entity, model, table = "users", "user", User, slack_users
+    path, records_at, paginator = "users.list", "members", SLACK_PAGES
+
+    def params(self, checkpoint: ScopeCheckpoint) -> dict[str, Any]:
+        return {"limit": page_limit(self.client)}
+
+
+channels = Channels
+users = Users

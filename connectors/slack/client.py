@@ -7,26 +7,24 @@ this one boundary. Regimes follow vendors.md §1.6: `tier3` (the default) and `n
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+from pydantic import Field
 
 from pipeline import (
     AccessLostError,
     AuthError,
     BearerToken,
-    Clock,
-    ConfigError,
+    ConnectorConfig,
     HttpClient,
     InvalidCursorError,
-    MissingTokenError,
     RateLimitedError,
     Regime,
-    RequestBudget,
+    SourceContext,
     SourceError,
     TransientError,
+    connector,
 )
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -117,35 +115,33 @@ class SlackClient:
         return {"api_calls": s.api_calls, "rate_limited": s.rate_limited, "retries": s.retries}
 
 
-def open_client(
-    settings: Mapping[str, Any],
-    config: Mapping[str, Any],
-    clock: Clock,
-    on_wait: Callable[[float, str], None] | None = None,
-) -> SlackClient:
+class SlackConfig(ConnectorConfig):
+    """Subscription keys of the Slack streams (DESIGN §7)."""
+
+    channels: list[str] | None = Field(default=None, description="default: every member channel")
+    lookback_days: float = Field(default=7, gt=0)
+
+
+slack = connector(
+    "slack",
+    base_url=DEFAULT_API_URL,
+    api_url_env="SLACK_API_URL",
+    auth=BearerToken(env=TOKEN_ENV),
+    check=check,
+    regimes=REGIMES,
+    config=SlackConfig,
+    sandbox="connectors.slack.sandbox",
+    description="Slack Web API: messages with threads, channels, users",
+)
+
+
+def page_limit(http: HttpClient) -> int:
+    """The `limit` to send: the regime's (non-Marketplace: 15, vendors.md §1.6), else 200."""
+    return (http.regime.limit if http.regime else None) or 200
+
+
+def open_client(ctx: SourceContext, config: SlackConfig) -> SlackClient:
     """A client from run settings (sandbox, CLI) and subscription config (regime, budget, token)."""
-    regime_name = str(config.get("regime", "tier3"))
-    if regime_name not in REGIMES:
-        raise ConfigError(f"unknown Slack regime {regime_name!r}; use one of {', '.join(REGIMES)}")
-    token_env = str(config.get("token_env", TOKEN_ENV))
-    token = settings.get("token") or os.environ.get(token_env)
-    if not token:
-        raise MissingTokenError(
-            f"{token_env} is not set: export a Slack bot token, or run with --sandbox"
-        )
-    http = HttpClient(
-        settings.get("api_url")
-        or config.get("api_url")
-        or os.environ.get("SLACK_API_URL")
-        or DEFAULT_API_URL,
-        auth=BearerToken(token=str(token)),
-        regime=REGIMES[regime_name],
-        budget=RequestBudget(config.get("max_requests")),
-        max_wait_s=float(config.get("max_wait_s", 30.0)),
-        clock=settings.get("http_clock") or clock,
-        check=check,
-        on_wait=on_wait,
-        transport=settings.get("transport"),
-        buckets=settings.get("buckets"),
-    )
-    return SlackClient(http, REGIMES[regime_name])
+    http = slack.client(ctx, config)
+    assert http.regime is not None  # Slack declares regimes; one is always chosen
+    return SlackClient(http, http.regime)

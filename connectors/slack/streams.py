@@ -14,9 +14,9 @@ import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors.slack.client import SlackClient, open_client
+from connectors.slack.client import SlackClient, SlackConfig, open_client, slack
 from connectors.slack.models import ts_key
 from connectors.slack.walk import next_cursor, walk
 from pipeline import (
@@ -35,48 +35,34 @@ from pipeline import (
 DAY_S = 86400
 
 
+OMITTED_WHEN_EMPTY: Mapping[str, None] = dict.fromkeys(
+    (
+        "thread_ts",
+        "user",
+        "bot_id",
+        "subtype",
+        "text",
+        "blocks",
+        "attachments",
+        "files",
+        "reactions",
+        "edited",
+        "reply_count",
+        "reply_users",
+        "latest_reply",
+        "parent_user_id",
+    )
+)
+"""History messages are complete, but Slack leaves a key out when it is empty (the last reaction
+removed drops `reactions`; vendors.md §1.3): say so, since an absent key keeps its stored value."""
+
+
 def message_id(channel: str, ts: str) -> str:
     return f"{channel}:{ts}"
 
 
 def to_ts(seconds: Decimal) -> str:
     return f"{seconds:.6f}"
-
-
-class ListSource:
-    """A whole-collection stream (channels, users): every page, then a sweep of what vanished."""
-
-    method = ""
-    items_at = ""
-    params: ClassVar[Mapping[str, str]] = {}
-
-    def __init__(self, client: SlackClient, config: Mapping[str, Any]) -> None:
-        self.client = client
-        self.max_fraction = float(config.get("max_delete_fraction", 0.5))
-
-    def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
-        seen: set[str] = set()
-        for items, cursor in walk(self.client, self.method, self.items_at, **self.params):
-            changes = [Change.upsert(str(i["id"]), i) for i in items]
-            seen.update(c.external_id for c in changes)
-            sweeps = (
-                []
-                if cursor
-                else [Sweep(f"{self.method} (all)", seen, max_fraction=self.max_fraction)]
-            )
-            yield Page(changes, {"complete": cursor is None}, sweeps)
-
-    def api_calls(self) -> Mapping[str, int]:
-        return self.client.stats()
-
-
-class ChannelsSource(ListSource):
-    method, items_at = "conversations.list", "channels"
-    params: ClassVar[Mapping[str, str]] = {"types": "public_channel,private_channel"}
-
-
-class UsersSource(ListSource):
-    method, items_at = "users.list", "members"
 
 
 @dataclass
@@ -105,13 +91,13 @@ class MessagesSource:
     """Top-level messages and thread replies of every channel the bot is a member of."""
 
     def __init__(
-        self, client: SlackClient, lookup: EntityLookup, config: Mapping[str, Any], run_start: str
+        self, client: SlackClient, lookup: EntityLookup, config: SlackConfig, run_start: str
     ) -> None:
         self.client = client
         self.lookup = lookup
-        self.channels = set(config.get("channels") or [])
-        self.lookback_s = Decimal(str(float(config.get("lookback_days", 7)) * DAY_S))
-        self.max_fraction = float(config.get("max_delete_fraction", 0.5))
+        self.channels = set(config.channels or [])
+        self.lookback_s = Decimal(str(float(config.lookback_days) * DAY_S))
+        self.max_fraction = config.max_delete_fraction
         self.run_start = run_start
         self.access_lost: list[str] = []
 
@@ -211,7 +197,7 @@ class MessagesSource:
         key = message_id(channel, str(message.get("ts")))
         if message.get("subtype") == "tombstone":
             return Change.delete(key, "tombstone")  # vendors.md §1.4: deleted parent, thread kept
-        return Change.upsert(key, {**message, "channel": channel})
+        return Change.upsert(key, {**OMITTED_WHEN_EMPTY, **message, "channel": channel})
 
     def moved_threads(self, channel: str, messages: list[dict[str, Any]]) -> list[str]:
         """Parents whose thread is new or whose `reply_count`/`latest_reply` moved (vendors.md §1.8)."""
@@ -332,19 +318,6 @@ def run_start_ts(ctx: SourceContext) -> str:
 
 
 def open_messages(ctx: SourceContext) -> MessagesSource:
-    client = open_client(ctx.settings, ctx.subscription.config, ctx.clock, ctx.on_wait)
-    return MessagesSource(client, ctx.lookup, ctx.subscription.config, run_start_ts(ctx))
-
-
-def open_channels(ctx: SourceContext) -> ChannelsSource:
-    return ChannelsSource(
-        open_client(ctx.settings, ctx.subscription.config, ctx.clock, ctx.on_wait),
-        ctx.subscription.config,
-    )
-
-
-def open_users(ctx: SourceContext) -> UsersSource:
-    return UsersSource(
-        open_client(ctx.settings, ctx.subscription.config, ctx.clock, ctx.on_wait),
-        ctx.subscription.config,
-    )
+    config = slack.validate(ctx.subscription.config, "slack-messages config")
+    assert isinstance(config, SlackConfig)
+    return MessagesSource(open_client(ctx, config), ctx.lookup, config, run_start_ts(ctx))

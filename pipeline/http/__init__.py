@@ -4,13 +4,14 @@ It knows nothing about runs (DESIGN §6): the engine reads `CallStats` and maps 
 `throttled` run; connectors add only a `check(response)` hook and their `Regime`s.
 """
 
-from pipeline.http.auth import BearerToken
+from pipeline.http.auth import ApiKey, BearerToken
 from pipeline.http.budget import Regime, RequestBudget, TokenBucket
 from pipeline.http.client import CallStats, HttpClient
 from pipeline.http.clock import Clock, FakeClock, SystemClock
 from pipeline.http.retry import RetryPolicy
 
 __all__ = [
+    "ApiKey",
     "BearerToken",
     "CallStats",
     "Clock",

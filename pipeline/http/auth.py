@@ -18,10 +18,20 @@ from pipeline.errors import MissingTokenError, register_secret
 class BearerToken(httpx.Auth):
     """Send `Authorization: Bearer <token>`, from `token` or else the environment variable `env`."""
 
+    header = "Authorization"
+    scheme = "Bearer"
+
     def __init__(self, token: str | None = None, env: str | None = None) -> None:
         self.env = env
         self._token = token or None
         register_secret(self._token)
+
+    def using(self, token: str | None = None, env: str | None = None) -> BearerToken:
+        """The same scheme with another token or variable (a subscription's `token_env`)."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        BearerToken.__init__(clone, token, env or self.env)
+        return clone
 
     @property
     def token(self) -> str:
@@ -40,10 +50,27 @@ class BearerToken(httpx.Auth):
         return value
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token}"
+        value = f"{self.scheme} {self.token}" if self.scheme else self.token
+        request.headers[self.header] = value
         yield request
 
     def __repr__(self) -> str:
+        name = type(self).__name__
         if self.env is not None:
-            return f"BearerToken(env={self.env!r})"
-        return "BearerToken(token=[REDACTED])" if self._token else "BearerToken()"
+            return f"{name}(env={self.env!r})"
+        return f"{name}(token=[REDACTED])" if self._token else f"{name}()"
+
+
+class ApiKey(BearerToken):
+    """A key sent as-is in a header (`Authorization: <key>`, Linear's personal keys; vendors.md §4.2)."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        env: str | None = None,
+        header: str = "Authorization",
+        scheme: str = "",
+    ) -> None:
+        super().__init__(token, env)
+        self.header = header
+        self.scheme = scheme

@@ -16,8 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pipeline import Orchestrator, RunOptions, Subscription, get_stream
 from pipeline.db import create_engine
+from pipeline.orchestrator import Orchestrator, RunOptions
+from pipeline.registry import get_stream
+from pipeline.subscriptions import Subscription
 
 
 def main(argv: list[str]) -> int:

@@ -17,8 +17,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from connectors.slack.sandbox import TOKEN, Sandbox
-from pipeline import Orchestrator, RunOptions, Subscription, get_stream
 from pipeline.db import create_engine
+from pipeline.orchestrator import Orchestrator, RunOptions
+from pipeline.registry import get_stream
+from pipeline.subscriptions import Subscription
 from pipeline.tables import event_outbox, runs
 from tests.conftest import sqlite_url
 

@@ -14,10 +14,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 import pipeline.tables  # noqa: F401  (registers the engine tables on the shared MetaData)
-import sinks.tables  # noqa: F401  (registers the entity tables)
 from pipeline.db import metadata
 from pipeline.migrate import upgrade
+from pipeline.registry import load_connectors
 from tests.migrations.test_up_down_up import XID8_WARNING
+
+load_connectors()  # every connector's entity tables join the shared MetaData
 
 
 def is_postgres_txid(diff: Any) -> bool:

@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 
 from pipeline.errors import ConfigError
 from pipeline.migrate import (
-    current_revision,
+    current_revisions,
     downgrade,
     ensure_schema,
-    head_revision,
+    head_revisions,
     table_names,
     upgrade,
 )
@@ -116,7 +116,7 @@ def test_upgrade_from_empty_creates_every_design_table_and_column(empty_engine: 
     assert set(DESIGN_COLUMNS) <= table_names(empty_engine)
     missing = {t: sorted(cols - columns(empty_engine, t)) for t, cols in DESIGN_COLUMNS.items()}
     assert missing == {table: [] for table in DESIGN_COLUMNS}
-    assert current_revision(empty_engine) == head_revision()
+    assert current_revisions(empty_engine) == head_revisions()
 
 
 def test_entity_tables_are_unique_on_tenant_provider_external_id(empty_engine: Engine) -> None:
@@ -134,11 +134,11 @@ def test_downgrade_to_base_leaves_only_alembic_version_and_upgrade_works_again(
     upgrade(empty_engine)
 
     downgrade(empty_engine)
-    after_downgrade = (table_names(empty_engine), current_revision(empty_engine))
+    after_downgrade = (table_names(empty_engine), current_revisions(empty_engine))
     upgrade(empty_engine)
 
-    assert after_downgrade == ({"alembic_version"}, None)
-    assert current_revision(empty_engine) == head_revision()
+    assert after_downgrade == ({"alembic_version"}, set())
+    assert current_revisions(empty_engine) == head_revisions()
     assert set(DESIGN_COLUMNS) <= table_names(empty_engine)
 
 
@@ -149,7 +149,7 @@ def test_downgrade_one_step_drops_only_the_slack_entity_tables(empty_engine: Eng
 
     core = {t for t in DESIGN_COLUMNS if not t.startswith("slack_")}
     assert table_names(empty_engine) == core | {"alembic_version"}
-    assert current_revision(empty_engine) == "0001"
+    assert current_revisions(empty_engine) == {"0001"}
 
 
 def txid_type(engine: Engine) -> str | None:
@@ -177,7 +177,7 @@ def test_outbox_has_no_txid_on_sqlite(empty_sqlite: Engine) -> None:
 def test_ensure_schema_migrates_an_empty_sqlite_database(empty_sqlite: Engine) -> None:
     ensure_schema(empty_sqlite)
 
-    assert current_revision(empty_sqlite) == head_revision()
+    assert current_revisions(empty_sqlite) == head_revisions()
     assert set(DESIGN_COLUMNS) <= table_names(empty_sqlite)
 
 
@@ -186,7 +186,7 @@ def test_ensure_schema_brings_an_old_sqlite_database_to_head(empty_sqlite: Engin
 
     ensure_schema(empty_sqlite)
 
-    assert current_revision(empty_sqlite) == head_revision()
+    assert current_revisions(empty_sqlite) == head_revisions()
 
 
 def test_ensure_schema_refuses_an_empty_postgres_in_one_line(empty_postgres: Engine) -> None:
@@ -211,4 +211,4 @@ def test_ensure_schema_accepts_a_migrated_database(empty_engine: Engine) -> None
 
     ensure_schema(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision()
+    assert current_revisions(empty_engine) == head_revisions()

@@ -54,11 +54,8 @@ def test_valid_file_becomes_subscriptions_with_their_config(tmp_path: Path) -> N
         {
             "channels": ["C1", "C2"],
             "lookback_days": 3,
-            "regime": "tier3",
             "token_env": "ACME_SLACK_TOKEN",
             "api_url": "http://127.0.0.1:9/api/",
-            "max_wait_s": 30,
-            "max_delete_fraction": 0.5,
         },
     )
     assert (users.stream, users.tenant_id) == ("users", "acme")

@@ -8,6 +8,11 @@ rate-limit regimes, served in-process (httpx WSGI transport) or over real HTTP (
         http.post("conversations.history", data={"channel": sandbox.channel("general")})
 """
 
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.testing import FakeClock
+
 from .app import TOKEN, SandboxApp, SimulatedTimeout
 from .control import snapshot
 from .faults import Call, Fault, Faults
@@ -26,6 +31,7 @@ from .workspace import (
 
 __all__ = [
     "DEFAULT_NOW",
+    "DEFAULT_SEED",
     "IN_PROCESS_URL",
     "REGIMES",
     "TOKEN",
@@ -43,9 +49,30 @@ __all__ = [
     "Workspace",
     "churn",
     "format_ts",
+    "in_process_settings",
     "parse_ts",
     "seed_workspace",
     "serve",
     "snapshot",
     "start_in_thread",
 ]
+
+
+DEFAULT_SEED = 0
+"""`--sandbox` and `pipeline sandbox slack` serve the same workspace unless told otherwise."""
+
+
+def in_process_settings(seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """Run settings pointing the Slack connector at a seeded in-process sandbox (zero setup).
+
+    The sandbox simulates time: its rate budget and the client's waits run on one fake clock, so
+    a sandbox run never sleeps for real while the ledger keeps wall-clock times.
+    """
+    simulated = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, UTC))
+    sandbox = Sandbox(seed, clock=simulated.now)
+    return {
+        "transport": sandbox.transport(),
+        "api_url": sandbox.base_url,
+        "token": sandbox.token,
+        "http_clock": simulated,
+    }

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from connectors.slack.sandbox import TOKEN, Sandbox
-from pipeline import RunOptions, Subscription, get_stream
 from pipeline.http.clock import FakeClock
 from pipeline.ledger import Run
+from pipeline.orchestrator import RunOptions
+from pipeline.registry import get_stream
+from pipeline.subscriptions import Subscription
 from pipeline.testing import Db
 
 SIZES = {"messages_per_channel": 20}  # 3 readable channels, 77 messages, 7 threads: fast

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from connectors.slack.sandbox import Sandbox
+from connectors.slack.tables import slack_channels, slack_users
 from pipeline.http.clock import FakeClock
 from pipeline.testing import Db
-from sinks.tables import slack_channels, slack_users
 from tests.connectors.slack.conftest import sync
 
 

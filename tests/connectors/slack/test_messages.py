@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.slack.sandbox import Sandbox
-from pipeline import Subscription
+from connectors.slack.tables import slack_messages
 from pipeline.db import create_engine
 from pipeline.http.clock import FakeClock
+from pipeline.subscriptions import Subscription
 from pipeline.testing import Db
-from sinks.tables import slack_messages
 from tests.connectors.slack.conftest import live_messages, readable_channels, sync
 
 

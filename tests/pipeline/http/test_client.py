@@ -341,6 +341,7 @@ def test_missing_token_fails_before_anything_is_sent(
 
 def test_http_package_exports_exactly_the_public_names() -> None:
     assert sorted(pipeline.http.__all__) == [
+        "ApiKey",
         "BearerToken",
         "CallStats",
         "Clock",

@@ -1,7 +1,8 @@
-"""Entity tables, one per stream (DESIGN §5), declared once on the shared MetaData.
+"""Entity tables (DESIGN §5): the fixed columns every stream's table has, plus its typed columns.
 
-`entity_table` adds the fixed columns every entity table has; a stream adds typed columns that
-people query. The sink fills a typed column from the canonical record field of the same name.
+`entity_table` declares one on the shared MetaData; connectors rarely call it themselves, because
+a `RestStream` derives its table from its declaration (`columns`, each from a model field).
+`seen_generation` marks the rows a multi-run walk has seen, so its sweep survives resumption.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ ENTITY_COLUMNS = (
     "content_hash",
     "version",
     "data",
+    "seen_generation",
     "created_at",
     "updated_at",
     "deleted_at",
@@ -42,6 +44,7 @@ def entity_table(
         sa.Column("content_hash", sa.String(32), nullable=False),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Column("data", JSONType, nullable=False),
+        sa.Column("seen_generation", sa.String(40), nullable=True),
         *typed,
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("updated_at", Timestamp, nullable=False),
@@ -57,37 +60,3 @@ def entity_table(
 def typed_columns(table: sa.Table) -> tuple[str, ...]:
     """The stream's own columns: everything that is not a fixed entity column."""
     return tuple(c.name for c in table.columns if c.name not in ENTITY_COLUMNS)
-
-
-slack_messages = entity_table(
-    "slack_messages",
-    sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("ts", sa.String(32), nullable=False),
-    sa.Column("thread_ts", sa.String(32), nullable=True),
-    sa.Column("is_reply", sa.Boolean, nullable=False),
-    sa.Column("user", sa.String(32), nullable=True),
-    sa.Column("subtype", sa.String(64), nullable=True),
-    sa.Column("text", sa.Text, nullable=True),
-    sa.Column("edited_ts", sa.String(32), nullable=True),
-    sa.Column("reply_count", sa.Integer, nullable=True),
-    sa.Column("latest_reply", sa.String(32), nullable=True),
-    indexes=(("tenant_id", "channel", "ts"), ("tenant_id", "channel", "thread_ts")),
-)
-
-slack_channels = entity_table(
-    "slack_channels",
-    sa.Column("name", sa.String(255), nullable=True),
-    sa.Column("is_private", sa.Boolean, nullable=True),
-    sa.Column("is_archived", sa.Boolean, nullable=True),
-    sa.Column("is_member", sa.Boolean, nullable=True),
-    sa.Column("num_members", sa.Integer, nullable=True),
-)
-
-slack_users = entity_table(
-    "slack_users",
-    sa.Column("name", sa.String(255), nullable=True),
-    sa.Column("real_name", sa.String(255), nullable=True),
-    sa.Column("is_bot", sa.Boolean, nullable=True),
-    sa.Column("deleted", sa.Boolean, nullable=True),
-    sa.Column("team_id", sa.String(32), nullable=True),
-)
