@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one stream now")
-    run.add_argument("stream", help="e.g. slack-messages (see `pipeline connectors`)")
+    run.add_argument("stream", help="<connector>-<stream> (see `pipeline connectors`)")
     run.add_argument(
         "--sandbox", action="store_true", help="run against the seeded in-process sandbox"
     )
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("connectors", help="list connectors and streams")
 
     sandbox = sub.add_parser("sandbox", help="serve a vendor sandbox over HTTP")
-    sandbox.add_argument("connector", help="e.g. slack, github, linear")
+    sandbox.add_argument("connector", help="a connector name (see `pipeline connectors`)")
     sandbox.add_argument("--port", type=int, default=8099, help="port to listen on (0: any)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sandbox.add_argument(

@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 import migrations
+from pipeline.db import metadata
 from pipeline.errors import ConfigError
 from pipeline.registry import connectors
 
@@ -42,6 +43,21 @@ def _run(engine: Engine, action: str, target: str) -> None:
 
 def upgrade(engine: Engine, target: str = "heads") -> None:
     _run(engine, "upgrade", target)
+    if target == "heads":
+        create_unversioned_tables(engine)
+
+
+def unversioned_tables() -> list[sa.Table]:
+    """Entity tables of connectors that ship no migrations (a plugin's derived tables)."""
+    return [s.table for c in connectors() if c.migrations is None for s in c.streams]
+
+
+def create_unversioned_tables(engine: Engine) -> None:
+    """Create what a migration-less connector declared (never alters an existing table)."""
+    tables = unversioned_tables()
+    if tables:
+        with engine.begin() as conn:
+            metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
 def downgrade(engine: Engine, target: str = "base") -> None:
@@ -60,7 +76,8 @@ def head_revisions() -> set[str]:
 def ensure_schema(engine: Engine) -> None:
     """Migrate an embedded SQLite database automatically; refuse an unmigrated PostgreSQL."""
     current = current_revisions(engine)
-    if current == head_revisions():
+    missing = {t.name for t in unversioned_tables()} - table_names(engine)
+    if current == head_revisions() and not missing:
         return
     if engine.dialect.name == "sqlite":
         upgrade(engine)

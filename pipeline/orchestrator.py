@@ -321,7 +321,7 @@ def _before(value: Any, cutoff: datetime) -> bool:
 
 
 def unique_by_key(changes: Sequence[Change]) -> list[Change]:
-    """One change per external id within a page; the last one wins (Slack thread_broadcast)."""
+    """One change per external id within a page; the last one wins (a reply broadcast to its channel comes twice)."""
     if len({c.external_id for c in changes}) == len(changes):
         return list(changes)
     return list({c.external_id: c for c in changes}.values())

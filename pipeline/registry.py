@@ -1,4 +1,4 @@
-"""Connectors and streams by name (`slack-messages`); registration is explicit, no discovery magic.
+"""Connectors and streams by name (`<connector>-<stream>`); registration is explicit, no discovery magic.
 
 A connector module calls `connector("acme", …)` and declares each stream with `@acme.stream`.
 Connector packages are found through the entry-point group `pipeline.connectors` (the shipped

@@ -62,7 +62,7 @@ class BearerToken(httpx.Auth):
 
 
 class ApiKey(BearerToken):
-    """A key sent as-is in a header (`Authorization: <key>`, Linear's personal keys; vendors.md §4.2)."""
+    """A key sent as-is in a header (`Authorization: <key>`, as some vendors' personal keys are)."""
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Rate budgets: a token bucket per vendor method, a request cap per run, and named regimes.
 
-Vendors limit calls per method (Slack tiers, vendors.md §1.6), and a slow regime (Slack's
-non-Marketplace 1 request/minute) makes a backfill take days, so a run must be able to stop,
+Vendors limit calls per method (tiers, vendors.md §1.6), and a slow regime (one request per
+minute) makes a backfill take days, so a run must be able to stop,
 checkpoint and end `throttled` instead of sleeping. Both limits raise `BudgetSpent` before a request
 is sent; the client does the sleeping through the injected `Clock` (DESIGN §6).
 """
@@ -39,7 +39,7 @@ class TokenBucket:
 
     @classmethod
     def per_minute(cls, requests: float, *, clock: Clock, burst: float = 1.0) -> TokenBucket:
-        """A bucket for a vendor that states its limit per minute (as Slack's tiers do)."""
+        """A bucket for a vendor that states its limit per minute (as tiered vendors do)."""
         return cls(requests / 60.0, clock=clock, burst=burst)
 
     def acquire(self, max_wait_s: float | None = None) -> float:
@@ -103,7 +103,7 @@ class Regime:
     """A vendor's rate regime: per-method limits (requests/minute) and the page `limit` to send.
 
     A connector declares its regimes and the configuration picks one (vendors.md §1.6 says to treat
-    Slack's regime as configuration), e.g.::
+    a vendor's regime as configuration), e.g.::
 
         Regime("non_marketplace", {"conversations.history": 1, "conversations.replies": 1},
                limit=15)

@@ -61,7 +61,7 @@ class HttpClient:
     keeps answering 429: a run is never `failed` for being rate-limited, it ends `throttled`.
     `max_wait_s` does not apply to 5xx backoff, which `RetryPolicy.cap_s` bounds.
 
-    `check(response)` runs after every 2xx, for vendors that report errors inside the body (Slack's
+    `check(response)` runs after every 2xx, for vendors that report errors inside the body (an
     `ok: false`); a `TransientError` or `RateLimitedError` it raises is retried like any other.
     Not thread-safe: one client per run.
     """
@@ -113,7 +113,7 @@ class HttpClient:
     ) -> httpx.Response:
         """Send `method path` until it succeeds or the policy gives up.
 
-        `budget_key` picks the token bucket (e.g. the Slack method name) from `buckets`, or from
+        `budget_key` picks the token bucket (e.g. the vendor method name) from `buckets`, or from
         `regime` on first use; a key with neither has no rate budget.
         """
         if self._auth is not None:

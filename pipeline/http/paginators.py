@@ -74,7 +74,7 @@ class CursorPaginator:
     """A cursor in the body (`next_at`) sent back as a query parameter (`param`).
 
     With `has_more_at`, the vendor's own flag decides the end: `has_more: true` with no cursor is a
-    malformed page (vendors.md §1.2: Slack's empty pages with `has_more`), not the end.
+    malformed page (an empty page with `has_more`), not the end.
     """
 
     next_at: str
@@ -93,7 +93,7 @@ class CursorPaginator:
 
 @dataclass(frozen=True)
 class LinkPaginator:
-    """RFC 8288 `Link: <…>; rel="next"` headers (GitHub): follow the URL, never build one."""
+    """RFC 8288 `Link: <…>; rel="next"` headers: follow the URL, never build one."""
 
     rel: str = "next"
 

@@ -20,7 +20,7 @@ class RetryPolicy:
 
     With the defaults, a 5xx/timeout waits 0.5, 1, 2, 4 s (each plus up to 10 % jitter) and the
     fifth failed attempt gives up. A 429 waits its `Retry-After` (plus jitter), or
-    `rate_limit_fallback_s` when the header is absent or 0, as Airbyte's Slack source does.
+    `rate_limit_fallback_s` when the header is absent or 0, as Airbyte's sources do.
     `cap_s` bounds the backoff only; a vendor's `Retry-After` is honoured whatever its size
     (the client decides whether to wait that long or end the run `throttled`).
     """
