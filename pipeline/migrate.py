@@ -61,6 +61,9 @@ def create_unversioned_tables(engine: Engine) -> None:
 
 
 def downgrade(engine: Engine, target: str = "base") -> None:
+    """Unversioned connector tables sit on top of every migration: they go first."""
+    with engine.begin() as conn:
+        metadata.drop_all(conn, tables=unversioned_tables(), checkfirst=True)
     _run(engine, "downgrade", target)
 
 

@@ -317,7 +317,7 @@ def absent_from(sweep: Sweep, live: Sequence[tuple[str, str | None, Any]]) -> li
 
 def _before(value: Any, cutoff: datetime) -> bool:
     written = as_utc(value)
-    return written is None or written < cutoff
+    return written is None or written <= cutoff
 
 
 def unique_by_key(changes: Sequence[Change]) -> list[Change]:

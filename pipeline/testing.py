@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Engine
 
 from pipeline.changes import Change, Checkpoint, Page, Sweep
+from pipeline.contract import ContractSandbox, stream_contract
 from pipeline.errors import BudgetSpent, SourceError
 from pipeline.http.clock import FakeClock
 from pipeline.orchestrator import Orchestrator, RunOptions
@@ -160,10 +161,12 @@ class Db:
 __all__ = [
     "TESTING_STREAM",
     "BudgetSpent",
+    "ContractSandbox",
     "Db",
     "FakeClock",
     "Item",
     "ScriptedSource",
     "item",
+    "stream_contract",
     "testing_items",
 ]

@@ -77,7 +77,7 @@ def test_valid_file_becomes_subscriptions_with_their_config(tmp_path: Path) -> N
         pytest.param(
             '[[subscriptions]]\nstream = "slack-nope"\n',
             "subscriptions[0].stream",
-            "known streams: slack-channels, slack-messages, slack-users",
+            "unknown stream 'slack-nope'; known streams: ",
             id="unknown-stream",
         ),
         pytest.param(

@@ -28,12 +28,21 @@ class AcmeApi:
             for i in range(1, tickets + 1)
         }
         self.calls = 0
+        self.fail_after: int | None = None
+        self.fail_status = 500
+
+    def delete(self, id: str) -> None:
+        del self.tickets[id]
 
     def edit(self, id: str, **fields: Any) -> None:
         self.tickets[id].update(fields, updated_at=f"2026-01-02T00:00:{int(id):02d}Z")
 
     def __call__(self, environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
         self.calls += 1
+        if self.fail_after is not None:
+            if self.fail_after <= 0:
+                return _json(start, f"{self.fail_status} Failing", {"error": "injected"})
+            self.fail_after -= 1
         if environ.get("HTTP_AUTHORIZATION") != f"Bearer {TOKEN}":
             return _json(start, "401 Unauthorized", {"error": "bad token"})
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
