@@ -52,11 +52,46 @@ class Run:
             return None
         return int((self.completed_at - self.started_at).total_seconds() * 1000)
 
-    def __getattr__(self, name: str) -> int:
-        counts = self.__dict__.get("counts", {})
-        if name in counts:
-            return int(counts[name])
-        raise AttributeError(name)
+    # the counters, explicit so a typo (`run.craeted`) fails type checking
+    @property
+    def records_found(self) -> int:
+        return self.counts["records_found"]
+
+    @property
+    def created(self) -> int:
+        return self.counts["created"]
+
+    @property
+    def updated(self) -> int:
+        return self.counts["updated"]
+
+    @property
+    def deleted(self) -> int:
+        return self.counts["deleted"]
+
+    @property
+    def noop(self) -> int:
+        return self.counts["noop"]
+
+    @property
+    def failed(self) -> int:
+        return self.counts["failed"]
+
+    @property
+    def pages(self) -> int:
+        return self.counts["pages"]
+
+    @property
+    def api_calls(self) -> int:
+        return self.counts["api_calls"]
+
+    @property
+    def rate_limited(self) -> int:
+        return self.counts["rate_limited"]
+
+    @property
+    def retries(self) -> int:
+        return self.counts["retries"]
 
 
 class SqlLedger:
