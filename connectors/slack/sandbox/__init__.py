@@ -75,4 +75,5 @@ def in_process_settings(seed: int = DEFAULT_SEED) -> dict[str, Any]:
         "api_url": sandbox.base_url,
         "token": sandbox.token,
         "http_clock": simulated,
+        "sandbox": sandbox,
     }
