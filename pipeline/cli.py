@@ -56,7 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--tenant")
 
     sub.add_parser("schedule", help="run the configured subscriptions on their schedules")
-    sub.add_parser("migrate", help="apply the database migrations")
+    migrate = sub.add_parser("migrate", help="apply the database migrations")
+    migrate.add_argument(
+        "--generate",
+        metavar="CONNECTOR",
+        help="write the connector's next migration from its declared tables (no hand-written DDL)",
+    )
+    migrate.add_argument(
+        "-m", "--message", default="entity tables", help="the new revision's title"
+    )
     sub.add_parser("connectors", help="list connectors and streams")
 
     sandbox = sub.add_parser("sandbox", help="serve a vendor sandbox over HTTP")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +19,7 @@ from pipeline.config import load_config
 from pipeline.db import create_engine
 from pipeline.errors import ConfigError
 from pipeline.http.clock import SystemClock
-from pipeline.migrate import ensure_schema, upgrade
+from pipeline.migrate import ensure_schema, generate, upgrade
 from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.progress import Reporter
 from pipeline.registry import get_connector, get_stream, streams
@@ -231,6 +233,11 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    if args.generate:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = generate(args.generate, args.message, Path(scratch))
+        print(f"wrote {path}")
+        return 0
     engine = open_engine(args, migrate=False)
     upgrade(engine)
     print(f"migrated {engine.url.render_as_string(hide_password=True)} to the latest schema")

@@ -84,6 +84,8 @@ class Connector:
     migrations: Path | None = None
     description: str = ""
     webhook: Any = None
+    home: Path | None = None
+    """The connector package's folder (its migrations live in `migrations/versions/` there)."""
     streams: list[Stream] = field(default_factory=list)
 
     def stream(self, cls: type[S]) -> type[S]:
