@@ -11,21 +11,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 
-from pipeline.config import load_config
-from pipeline.db import create_engine
+from pipeline import read
+from pipeline.config import config_path, load_config
+from pipeline.db import create_engine, require_database
 from pipeline.errors import ConfigError
 from pipeline.http.clock import SystemClock
 from pipeline.migrate import ensure_schema, generate, upgrade
 from pipeline.orchestrator import Orchestrator, RunOptions
+from pipeline.preflight import check_subscriptions
 from pipeline.progress import Reporter
 from pipeline.registry import get_connector, get_stream, streams
-from pipeline.scheduler import Scheduler, next_run_times
+from pipeline.scheduler import Scheduler
+from pipeline.show import json_line
+from pipeline.stopping import GracefulStop
 from pipeline.subscriptions import DEFAULT_TENANT, SqlCheckpoints, Subscription
-from pipeline.tables import runs, subscriptions
 
 EXIT_CODES = {
     "success": 0,
@@ -35,22 +37,31 @@ EXIT_CODES = {
     "partial": 3,
     "failed": 1,
     "lost_lease": 1,
+    "stopped": 130,
 }
 
 
 _engines: list[Engine] = []  # opened by the running command; disposed when it returns
 
 
+READ_COMMANDS = frozenset({"runs", "state", "events", "entities"})
+"""Commands that only read: they refuse to create an empty database (`require_database`)."""
+
+
 def dispatch(args: argparse.Namespace) -> int:
-    handler = globals()[f"cmd_{args.command}"]
+    handler = getattr(args, "handler", None)  # commands in their own modules: (args, engine)
     try:
-        return int(handler(args))
+        if handler is not None:
+            return int(handler(args, open_engine(args)))
+        return int(globals()[f"cmd_{args.command}"](args))
     finally:  # `main()` is also called in-process (tests, embedding): leave no connection open
         while _engines:
             _engines.pop().dispose()
 
 
 def open_engine(args: argparse.Namespace, migrate: bool = True) -> Engine:
+    if args.command in READ_COMMANDS:
+        require_database(args.db)
     engine = create_engine(args.db)
     _engines.append(engine)
     if migrate:
@@ -108,6 +119,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         raise ConfigError(
             "no subscriptions to schedule: write a pipeline.toml (or set PIPELINE_CONFIG)"
         )
+    check_subscriptions(config, config_path())
     engine = open_engine(args)
     print(
         f"scheduling {sum(s.enabled for s in config.subscriptions)} subscriptions; Ctrl-C or SIGTERM to stop"
@@ -127,16 +139,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     clock = SystemClock()
     if args.full_refresh:
         SqlCheckpoints().reset(engine, sub.id, clock.now())
-    reporter = Reporter(stream.full_name)
-    options = RunOptions(
-        settings=settings,
-        on_page=reporter.on_page,
-        on_wait=reporter.on_wait,
-        full_refresh=args.full_refresh,
-    )
-    run = Orchestrator(engine, clock).run(stream, sub, options=options)
-    print(reporter.summary(run))
-    if run.error:
+    reporter = Reporter(stream.full_name, live=False if args.json else None)
+    with GracefulStop() as stop, reporter:
+        options = RunOptions(
+            settings=settings,
+            on_page=reporter.on_page,
+            on_wait=reporter.on_wait,
+            full_refresh=args.full_refresh,
+            should_stop=stop.is_set,
+        )
+        run = Orchestrator(engine, clock).run(stream, sub, options=options)
+    print(json_line(read.run(engine, run.id) or {}) if args.json else reporter.summary(run))
+    if run.status == "stopped":
+        print(run.error, file=sys.stderr)  # "stopped after page N; the next run resumes there"
+    elif run.error:
         print(f"error: {run.error}", file=sys.stderr)
     return EXIT_CODES[run.status]
 
@@ -145,73 +161,6 @@ def sandbox_settings(connector: str) -> dict[str, Any]:
     """Settings that point a connector at its seeded in-process sandbox (zero setup)."""
     settings: dict[str, Any] = get_connector(connector).sandbox_module().in_process_settings()
     return settings
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    engine = open_engine(args)
-    if args.action == "show":
-        return show_run(engine, args.run_id)
-    config = load_config()
-    if config and config.subscriptions:
-        print_subscriptions(engine, config)
-        print()
-    query = (
-        sa.select(runs, subscriptions.c.connector, subscriptions.c.stream)
-        .join(subscriptions, subscriptions.c.id == runs.c.subscription_id)
-        .order_by(runs.c.started_at.desc())
-        .limit(args.limit)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    print(
-        f"{'started':<20} {'stream':<16} {'tenant':<10} {'status':<11} {'+':>6} {'~':>6} {'-':>6} {'=':>7} {'!':>4}  run"
-    )
-    for r in rows:
-        print(
-            f"{r['started_at']:%Y-%m-%d %H:%M:%S} {r['connector'] + '-' + r['stream']:<16} "
-            f"{r['tenant_id'][:10]:<10} {r['status']:<11} {r['created']:>6} {r['updated']:>6} "
-            f"{r['deleted']:>6} {r['noop']:>7} {r['failed']:>4}  {r['id']}"
-        )
-    return 0
-
-
-def print_subscriptions(engine: Engine, config: Any) -> None:
-    """Per configured subscription: the last run's status and counters, and the next fire time."""
-    upcoming = next_run_times(config, SystemClock().now())
-    last = sa.select(runs).order_by(runs.c.started_at.desc())
-    print(
-        f"{'subscription':<36} {'last status':<11} {'+':>6} {'~':>6} {'-':>6} {'!':>4}  next run (UTC)"
-    )
-    with engine.connect() as conn:
-        for declared in config.subscriptions:
-            sub = declared.subscription()
-            row = (
-                conn.execute(last.where(runs.c.subscription_id == sub.id).limit(1))
-                .mappings()
-                .first()
-            )
-            nxt = upcoming.get(sub.id)
-            label = f"{declared.stream}/{declared.tenant}/{declared.name}"
-            counts = (
-                (row["status"], row["created"], row["updated"], row["deleted"], row["failed"])
-                if row
-                else ("never", 0, 0, 0, 0)
-            )
-            when = f"{nxt:%Y-%m-%d %H:%M:%S}" if nxt else "disabled"
-            print(
-                f"{label:<36} {counts[0]:<11} {counts[1]:>6} {counts[2]:>6} {counts[3]:>6} {counts[4]:>4}  {when}"
-            )
-
-
-def show_run(engine: Engine, run_id: str | None) -> int:
-    if not run_id:
-        raise ConfigError("`pipeline runs show` needs a RUN_ID (see `pipeline runs`)")
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
-    if row is None:
-        raise ConfigError(f"no run {run_id!r} (see `pipeline runs`)")
-    print(json.dumps(dict(row), default=str, indent=2))
-    return 0
 
 
 def cmd_state(args: argparse.Namespace) -> int:

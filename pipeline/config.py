@@ -7,30 +7,18 @@ Credentials are named by environment variable (`token_env`), never written in th
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipeline.durations import parse_duration
 from pipeline.errors import ConfigError, UnknownStreamError
 from pipeline.registry import get_connector, get_stream
 from pipeline.subscriptions import DEFAULT_TENANT, Subscription
 
 DEFAULT_PATH = "pipeline.toml"
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> float:
-    """`90s`, `5m`, `12h`, `7d` → seconds."""
-    match = _DURATION.match(str(text).strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 5m, 12h or 7d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
 ENGINE_KEYS = ("stream", "tenant", "name", "enabled", "schedule", "interval")
 
 
@@ -59,7 +47,10 @@ class SubscriptionConfig(BaseModel):
     @classmethod
     def _interval(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_duration(value)
+            try:
+                parse_duration(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @field_validator("schedule")
@@ -112,9 +103,24 @@ class PipelineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    lease_ttl_s: float = Field(default=60, gt=0)
+    lease_ttl_s: float = Field(default=60, gt=0)  # strict: `workers = "8"` is refused
     workers: int = Field(default=8, gt=0, le=64)
     subscriptions: list[SubscriptionConfig] = []
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> PipelineConfig:
+        """Two tables for one (stream, tenant, name) would share one checkpoint and one lease."""
+        first: dict[tuple[str, str, str], int] = {}
+        for index, sub in enumerate(self.subscriptions):
+            key = (sub.stream, sub.tenant, sub.name)
+            if key in first:
+                raise ValueError(
+                    f"subscriptions[{index}]: duplicate of subscriptions[{first[key]}] "
+                    f"({sub.stream}, tenant {sub.tenant}, name {sub.name}): remove it or give it "
+                    "another name"
+                )
+            first[key] = index
+        return self
 
     def find(self, stream: str, tenant: str | None) -> SubscriptionConfig | None:
         """The subscription `pipeline run STREAM [--tenant T]` means, if the file declares it."""
@@ -123,10 +129,17 @@ class PipelineConfig(BaseModel):
             for s in self.subscriptions
             if s.stream == stream and (tenant is None or s.tenant == tenant)
         ]
-        if len(found) > 1 and tenant is None:
-            tenants = ", ".join(sorted({s.tenant for s in found}))
+        tenants = sorted({s.tenant for s in found})
+        if len(tenants) > 1:
             raise ConfigError(
-                f"{stream} is configured for several tenants ({tenants}); pick one with --tenant"
+                f"{stream} is configured for several tenants ({', '.join(tenants)}); "
+                "pick one with --tenant"
+            )
+        if len(found) > 1:
+            names = ", ".join(s.name for s in found)
+            raise ConfigError(
+                f"{stream} is configured {len(found)} times for tenant {tenants[0]} (names {names}); "
+                "`pipeline run` runs one: remove the others here or let `pipeline schedule` run them"
             )
         return found[0] if found else None
 
@@ -172,5 +185,7 @@ def _first_error(exc: ValidationError) -> str:
         key, message = f"{key}.{inner}", rest  # a connector's key: subscriptions[0].repos
     if error["type"] == "extra_forbidden":
         message = "unknown key"
+    if not key:  # a check over the whole file names its own keys
+        return message + (f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else "")
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return f"{key}: {message}{more}"

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
+
+from pipeline.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///pipeline.db"
 
@@ -37,6 +40,35 @@ Timestamp = sa.DateTime(timezone=True)
 def database_url(url: str | None = None) -> str:
     """The URL to use: an explicit one, else `PIPELINE_DATABASE_URL`, else embedded SQLite."""
     return url or os.environ.get("PIPELINE_DATABASE_URL") or DEFAULT_URL
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    name = str(parsed.database or "")
+    if parsed.query.get("uri") == "true":  # sqlite:///file:x.db?mode=ro&uri=true
+        name = name.removeprefix("file:")
+    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:"):
+        return None
+    return Path(name)
+
+
+def shown_path(path: Path) -> str:
+    """`./pipeline.db` for a relative path, so the reader sees it is relative to where they are."""
+    return str(path) if path.is_absolute() else f"./{path}"
+
+
+def require_database(url: str | None = None) -> None:
+    """Refuse to read an embedded database that is not there (SQLite would create an empty one,
+    and a command run in the wrong directory would then show nothing, like lost data)."""
+    path = sqlite_path(database_url(url))
+    if path is not None and not path.exists():
+        raise ConfigError(
+            f"no database at {shown_path(path)} — run a sync first or set PIPELINE_DATABASE_URL"
+        )
 
 
 def _json_dumps(value: Any) -> str:

@@ -16,9 +16,10 @@
     ├── GuardError              deletion-by-absence guard tripped → no tombstones, run `partial`
     ├── IncompleteError         some scopes could not be read; the others synced → run `partial`
     ├── LeaseLostError          fencing check failed → run `lost_lease`, page rolled back
-    └── StoppedError            shutdown asked after a committed page → run `failed`, resumes later
+    └── StoppedError            SIGTERM / Ctrl-C after a committed page → run `stopped`, resumes later
     BudgetSpent (a signal, not an error) → checkpoint, run `throttled`
 
+A second Ctrl-C (KeyboardInterrupt) also ends a run `stopped`: its page in flight rolls back.
 Messages are redacted when they are built: no token ever reaches a log, a run row or an event.
 `RUN_STATUS` maps each class to the run status it ends in; tests read the same table.
 """
@@ -125,6 +126,8 @@ class BudgetSpent(Exception):
 
 
 RUN_STATUS: dict[type[BaseException], str] = {
+    StoppedError: "stopped",
+    KeyboardInterrupt: "stopped",  # Ctrl-C: the page in flight rolled back, the next run resumes
     LeaseLostError: "lost_lease",
     BudgetSpent: "throttled",
     SourceError: "failed",

@@ -21,7 +21,6 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import closing
-from datetime import timedelta
 from itertools import islice
 from typing import Any
 
@@ -38,13 +37,12 @@ from pipeline.consumer import (
     purge,
 )
 from pipeline.consumer_sql import OffsetStore
+from pipeline.durations import duration
 from pipeline.errors import ConfigError
 from pipeline.http.clock import Clock, SystemClock
 
 DEFAULT_TAIL = 20
 Printer = Callable[[Event], None]
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
 _EVENT_TYPE = re.compile(r"^[a-z0-9_]+_(created|edited|deleted)$")
 
 
@@ -94,17 +92,9 @@ def handle_events(args: argparse.Namespace, engine: Engine, *, clock: Clock | No
         return tail(args, engine, clock)
     if args.events_command == "consumers":
         return show_consumers(args, engine, clock)
-    removed = purge(engine, parse_duration(args.older_than), now=clock.now())
+    removed = purge(engine, duration(args.older_than), now=clock.now())
     print(f"purged {removed} event{'' if removed == 1 else 's'} older than {args.older_than}")
     return 0
-
-
-def parse_duration(text: str) -> timedelta:
-    """`30m`, `12h`, `7d` (also `s`, `w`) → timedelta; anything else is a ConfigError."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ConfigError(f"bad duration {text!r}: use a number and a unit, e.g. 30m, 12h or 7d")
-    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
 
 
 def tail(args: argparse.Namespace, engine: Engine, clock: Clock) -> int:

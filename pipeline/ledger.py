@@ -42,6 +42,7 @@ class Run:
     fencing_token: int | None = None
     guarded: int = 0
     retry_after_s: float | None = None
+    first_failure: str | None = None
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(COUNTERS + CALL_COUNTERS, 0)
     )

@@ -37,6 +37,7 @@ from pipeline.ledger import CALL_COUNTERS, Run, SqlLedger
 from pipeline.outbox import OutboxWriter
 from pipeline.ports import ChangeSource, Sink, SinkFactory
 from pipeline.registry import SourceContext, Stream, default_sink_factory
+from pipeline.scopes import report_unreadable
 from pipeline.subscriptions import SqlCheckpoints, Subscription, ensure_subscription
 
 log = logging.getLogger("pipeline.run")
@@ -169,17 +170,13 @@ class Orchestrator:
         try:
             page_tx = PageTransaction(self, stream, sub, run, lease, sink, source, options.on_step)
             for page in source.pages(run.checkpoint_before):
-                if (
-                    options.should_stop and options.should_stop()
-                ):  # a finished walk is never "stopped"
-                    raise StoppedError(
-                        "stopped by shutdown after a committed page; the next run resumes there"
-                    )
+                if options.should_stop and options.should_stop():  # a finished walk never stops
+                    raise StoppedError(stopped_message(run))
                 page_tx.apply(page)
                 if options.on_page:
                     options.on_page(run)
-        except (PipelineError, BudgetSpent) as exc:
-            ended_by = exc
+        except (PipelineError, BudgetSpent, KeyboardInterrupt) as exc:
+            ended_by = exc  # Ctrl-C: the page in flight rolled back; the run ends `stopped`
         except (
             BaseException
         ) as exc:  # a bug or an interrupt still ends the run row, never `running`
@@ -196,8 +193,13 @@ class Orchestrator:
         run.status = final_status(run, ended_by)
         if isinstance(ended_by, BudgetSpent):
             run.retry_after_s = ended_by.retry_after_s
+        elif isinstance(ended_by, KeyboardInterrupt):
+            run.error = _join(run.error, stopped_message(run))
         elif ended_by is not None:
             run.error = _join(run.error, redact(str(ended_by) or type(ended_by).__name__))
+        if run.counts["failed"]:
+            run.error = _join(run.error, failures_message(run))
+        report_unreadable(run, source)
         self.ledger.finish(run)
 
 
@@ -229,6 +231,7 @@ class PageTransaction:
             self.run.guarded,
             self.run.error,
             self.run.checkpoint_after,
+            self.run.first_failure,
         )
         step("fetched", number)
         try:
@@ -258,9 +261,13 @@ class PageTransaction:
                 step("advance_checkpoint", number)
             step("committed", number)
         except BaseException:
-            self.run.counts, self.run.guarded, self.run.error, self.run.checkpoint_after = (
-                before  # rolled back
-            )
+            (
+                self.run.counts,
+                self.run.guarded,
+                self.run.error,
+                self.run.checkpoint_after,
+                self.run.first_failure,
+            ) = before  # rolled back
             raise
         if isinstance(page.checkpoint, dict):
             self.run.checkpoint_after = page.checkpoint
@@ -297,6 +304,8 @@ class PageTransaction:
         for name, value in plan.counts.items():
             counts[name] += value
         counts.update(_call_counts(self.source))
+        if plan.counts["failed"] and self.run.first_failure is None:
+            self.run.first_failure = first_failure(plan.items)
         if isinstance(page.checkpoint, dict):
             self.run.checkpoint_after = page.checkpoint
         self.o.ledger.record_page(conn, self.run, plan.items)
@@ -328,14 +337,41 @@ def unique_by_key(changes: Sequence[Change]) -> list[Change]:
 
 
 def final_status(run: Run, ended_by: BaseException | None) -> str:
-    """The status a run ends in (DESIGN §5): errors first, then partial, no_changes, success."""
+    """The status a run ends in (DESIGN §5): errors first, then every record failed (`failed`),
+    partial, no_changes, success."""
     if ended_by is not None:
         return run_status_for(ended_by)
+    if run.counts["failed"] and run.counts["failed"] >= run.counts["records_found"]:
+        return "failed"
     if run.counts["failed"] or run.guarded:
         return "partial"
     if not (run.counts["created"] or run.counts["updated"] or run.counts["deleted"]):
         return "no_changes"
     return "success"
+
+
+def stopped_message(run: Run) -> str:
+    """What a stopped run says: where it stopped and that nothing is lost."""
+    pages = run.counts["pages"]
+    if not pages:
+        return "stopped before its first page; the next run starts there"
+    return f"stopped after page {pages}; the next run resumes there"
+
+
+def failures_message(run: Run) -> str:
+    """`all N records failed: …` or `N of M records failed; first: …`."""
+    failed, found = run.counts["failed"], run.counts["records_found"]
+    first = run.first_failure or "?"
+    if failed >= found:
+        return f"all {failed} records failed: {first}"
+    return f"{failed} of {found} records failed; first: {first}"
+
+
+def first_failure(items: Sequence[dict[str, Any]]) -> str | None:
+    for item in items:
+        if item["status"] == "failed":
+            return f"{item['error']} (record {item['external_id']})"
+    return None
 
 
 def _call_counts(source: ChangeSource) -> dict[str, int]:

@@ -20,7 +20,8 @@ class ChangeSource(Protocol):
     """Walks the vendor and yields pages; the checkpoint is passed in by value.
 
     Raise `SourceError` when the walk fails and `BudgetSpent` when the run's request budget is spent;
-    both end the run after the pages already yielded were committed.
+    both end the run after the pages already yielded were committed. A source may also report the
+    configured scopes it could not read with `unreadable_scopes()` (see `pipeline/scopes.py`).
     """
 
     def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]: ...

@@ -27,9 +27,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from pipeline.changes import Change, Checkpoint, Page, Sweep
-from pipeline.config import parse_duration
 from pipeline.connector import Connector, ConnectorConfig
 from pipeline.db import JSONType, Timestamp
+from pipeline.durations import parse_duration
 from pipeline.errors import (
     AuthError,
     IncompleteError,

@@ -52,6 +52,7 @@ RUN_STATUSES = (
     "failed",
     "lost_lease",
     "skipped",
+    "stopped",
 )
 
 runs = sa.Table(

@@ -33,6 +33,7 @@ from pipeline import (
 )
 
 DAY_S = 86400
+NOT_READABLE = "not found, archived, or the app is not a member"
 
 
 OMITTED_WHEN_EMPTY: Mapping[str, None] = dict.fromkeys(
@@ -100,17 +101,22 @@ class MessagesSource:
         self.max_fraction = config.max_delete_fraction
         self.run_start = run_start
         self.access_lost: list[str] = []
+        self.unreadable: dict[str, str] = {}  # scope → why (pipeline/scopes.py)
 
     def api_calls(self) -> Mapping[str, int]:
         return self.client.stats()
+
+    def unreadable_scopes(self) -> Mapping[str, str]:
+        return self.unreadable
 
     def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
         state: dict[str, Any] = {"channels": dict((checkpoint or {}).get("channels", {}))}
         for channel in in_turn(self.member_channels(), state["channels"]):
             try:
                 yield from self.channel_pages(channel, state)
-            except AccessLostError:
+            except AccessLostError as exc:
                 self.access_lost.append(channel)  # vendors.md §1.8: access lost, tombstone nothing
+                self.unreadable[f"channel {channel}"] = f"access lost mid-walk: {exc}"
 
     def member_channels(self) -> list[str]:
         found = []
@@ -119,6 +125,8 @@ class MessagesSource:
         ):
             found += [c["id"] for c in items if c.get("is_member") and not c.get("is_archived")]
         wanted = [c for c in found if not self.channels or c in self.channels]
+        for missing in sorted(self.channels - set(found)):
+            self.unreadable[f"channel {missing}"] = NOT_READABLE
         return sorted(wanted)
 
     def window_for(self, stored: Mapping[str, Any]) -> Window:

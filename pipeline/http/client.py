@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -37,6 +38,9 @@ log = logging.getLogger("pipeline.http")
 WaitReason = Literal["rate_budget", "retry_after", "backoff"]
 OnWait = Callable[[float, str], None]
 Check = Callable[[httpx.Response], None]
+
+CURRENT_CALL: ContextVar[str | None] = ContextVar("current_call", default=None)
+"""The vendor method (or path) being requested; `on_wait` listeners read it to say what waits."""
 
 # Worth another attempt: the request may not have reached the vendor, or the vendor hung up.
 _TRANSIENT_HTTPX = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -119,6 +123,7 @@ class HttpClient:
         if self._auth is not None:
             _ = self._auth.token  # a missing token fails now, before any budget is spent
         send = dict(params=params, data=data, json=json)
+        CURRENT_CALL.set(budget_key or path.strip("/"))  # names the call a wait is for
         attempt = 1
         while True:
             try:

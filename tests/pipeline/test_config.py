@@ -158,3 +158,48 @@ def test_run_for_an_unconfigured_tenant_gets_a_default_subscription(
     chosen = subscription_for("slack-messages", "other")
 
     assert chosen == Subscription("slack", "messages", tenant_id="other")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        pytest.param(
+            'workers = "8"\n', "workers: Input should be a valid integer", id="workers-string"
+        ),
+        pytest.param(
+            'lease_ttl_s = "60"\n', "lease_ttl_s: Input should be a valid number", id="ttl-string"
+        ),
+        pytest.param(
+            sub('enabled = "yes"'),
+            "subscriptions[0].enabled: Input should be a valid boolean",
+            id="enabled-string",
+        ),
+        pytest.param(
+            sub("tenant = 7"),
+            "subscriptions[0].tenant: Input should be a valid string",
+            id="tenant-number",
+        ),
+    ],
+)
+def test_engine_keys_are_strict_a_string_is_never_a_number(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert str(raised.value) == f"{path}: {says}"
+
+
+def test_a_duplicate_subscription_is_named_as_a_duplicate(tmp_path: Path) -> None:
+    table = '[[subscriptions]]\nstream = "slack-messages"\ntenant = "acme"\n'
+    path = write(tmp_path, table + "\n" + table)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert str(raised.value) == (
+        f"{path}: subscriptions[1]: duplicate of subscriptions[0] (slack-messages, tenant acme, "
+        "name default): remove it or give it another name"
+    )

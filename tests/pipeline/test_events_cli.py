@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from pipeline.durations import duration as parse_duration
 from pipeline.errors import ConfigError
-from pipeline.events_cli import add_events_parser, format_age, handle_events, parse_duration
+from pipeline.events_cli import add_events_parser, format_age, handle_events
 from pipeline.testing import Db
 from tests.pipeline.test_consumer import sync
 
