@@ -363,7 +363,11 @@ def failures_message(run: Run) -> str:
     failed, found = run.counts["failed"], run.counts["records_found"]
     first = run.first_failure or "?"
     if failed >= found:
-        return f"all {failed} records failed: {first}"
+        return (
+            f"all {failed} records failed: {first}"
+            if failed > 1
+            else f"its one record failed: {first}"
+        )
     return f"{failed} of {found} records failed; first: {first}"
 
 

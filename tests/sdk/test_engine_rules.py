@@ -56,8 +56,9 @@ def test_a_record_without_a_usable_id_is_a_failed_item_naming_it(db: Db) -> None
     run = db.run(source)
 
     [failed] = db.items(run.id)
-    assert (run.status, failed["status"], failed["external_id"]) == ("partial", "failed", "page1#0")
-    assert failed["error"] == "record without a usable id: 'id'"
+    assert (run.status, failed["status"], failed["external_id"]) == ("failed", "failed", "page1#0")
+    assert failed["error"] == "record without a usable id: 'id'"  # its only record: run `failed`
+    assert run.error == "its one record failed: record without a usable id: 'id' (record page1#0)"
 
 
 def test_a_generation_sweep_spanning_two_runs_tombstones_only_what_the_walk_missed(
