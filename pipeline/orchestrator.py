@@ -321,10 +321,13 @@ def _before(value: Any, cutoff: datetime) -> bool:
 
 
 def unique_by_key(changes: Sequence[Change]) -> list[Change]:
-    """One change per external id within a page; the last one wins (a reply broadcast to its channel comes twice)."""
+    """One change per external id within a page; the last one wins (a reply broadcast to its channel comes twice).
+
+    Failed changes (`Change.invalid`) are all kept: each is its own failed run item."""
     if len({c.external_id for c in changes}) == len(changes):
         return list(changes)
-    return list({c.external_id: c for c in changes}.values())
+    invalid = [c for c in changes if c.error is not None]
+    return list({c.external_id: c for c in changes if c.error is None}.values()) + invalid
 
 
 def final_status(run: Run, ended_by: BaseException | None) -> str:
