@@ -134,6 +134,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         on_wait=reporter.on_wait,
         full_refresh=args.full_refresh,
     )
+    config = load_config()
+    if config is not None:  # the file's lease TTL, as `pipeline schedule` uses it
+        options.lease_ttl_s = config.lease_ttl_s
     run = Orchestrator(engine, clock).run(stream, sub, options=options)
     print(reporter.summary(run))
     if run.error:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from connectors.slack.tables import slack_messages
 
 from connectors.slack.sandbox import Sandbox
+from connectors.slack.tables import slack_messages
 from pipeline.http.clock import FakeClock
 from pipeline.testing import Db
 from tests.connectors.slack.conftest import live_messages, readable_channels, sync
