@@ -4,8 +4,9 @@ Messages follow vendors.md §1.8: per channel a closed window `[high_water − l
 read newest first with `conversations.history`, checkpointed after every page so a killed run
 resumes inside the window; replies are read when a parent is new or its `reply_count` /
 `latest_reply` changed, right after the parent's page (the thread stays pending in the checkpoint
-until its replies are committed); deletion by absence only for a window walked completely and cleanly in this
-run. Channels take turns, so under a tight budget every channel makes progress (vendors.md §1.6).
+until its replies are committed); deletion by absence only for a window walked completely and
+cleanly, however many runs the walk took (its pages mark their rows with the walk's generation).
+Channels take turns, so under a tight budget every channel makes progress (vendors.md §1.6).
 
 No page is believed blindly (issue 10): a malformed page (`walk.read_page`), a replies walk whose
 first page lacks its parent, or a message that cannot be keyed makes its scope (the channel's
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -78,16 +81,20 @@ def to_ts(seconds: Decimal) -> str:
 
 @dataclass
 class Window:
-    """One channel's closed window and how far its walk got (all ts as strings)."""
+    """One channel's closed window and how far its walk got (all ts as strings).
+
+    A walk may span several runs (a tight budget, a crash): every page of it marks its rows with
+    the walk's `generation`, so the sweep at its end spares every row it saw, whichever run saw it.
+    """
 
     lo: str
     hi: str
     cursor: str | None = None
     latest: str | None = None
     oldest_applied: str | None = None
-    resumed: bool = False
+    generation: str | None = None  # None: a window stored before generations; never swept
+    started: str | None = None  # ISO time the walk began: rows written later are not candidates
     is_clean: bool = True  # every message of the walk could be keyed
-    seen: set[str] = field(default_factory=set)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -96,6 +103,9 @@ class Window:
             "cursor": self.cursor,
             "latest": self.latest,
             "oldest_applied": self.oldest_applied,
+            "generation": self.generation,
+            "started": self.started,
+            "incomplete": not self.is_clean,
         }
 
 
@@ -170,11 +180,14 @@ class MessagesSource:
                 w.get("cursor"),
                 w.get("latest"),
                 w.get("oldest_applied"),
-                resumed=True,
+                w.get("generation"),
+                w.get("started"),
+                is_clean=not w.get("incomplete"),
             )
         high = stored.get("high_water")
         lo = "0" if high is None else to_ts(max(Decimal(0), ts_key(high) - self.lookback_s))
-        return Window(lo, self.run_start)
+        started = datetime.fromtimestamp(float(self.run_start), UTC).isoformat()
+        return Window(lo, self.run_start, generation=uuid.uuid4().hex, started=started)
 
     def channel_pages(self, channel: str, state: dict[str, Any]) -> Iterator[Page]:
         stored = dict(state["channels"].get(channel, {}))
@@ -203,7 +216,7 @@ class MessagesSource:
             pending = list(stored.get("threads") or [])
             set_threads(stored, pending + [t for t in threads if t not in pending])
             sweeps = self.window_sweep(channel, window) if done else []
-            yield Page(changes, checkpoint_of(state), sweeps)
+            yield Page(changes, checkpoint_of(state), sweeps, window.generation)
             yield from self.thread_pages(channel, stored, state)
             if done:
                 return
@@ -231,7 +244,6 @@ class MessagesSource:
         self, channel: str, messages: list[dict[str, Any]], window: Window
     ) -> list[Change]:
         changes = [self.change(channel, m) for m in messages]
-        window.seen.update(c.external_id for c in changes if c.error is None)
         window.is_clean = window.is_clean and all(c.error is None for c in changes)
         keyed = [ts for ts in map(ts_of, messages) if ts is not None]
         if keyed:
@@ -349,15 +361,18 @@ class MessagesSource:
         )
 
     def window_sweep(self, channel: str, window: Window) -> list[Sweep]:
-        if window.resumed or not window.is_clean:
-            return []  # walked partly by an earlier run, or a message unkeyed: absence proves nothing
+        """The window's sweep, once its walk ended on the vendor's end signal (however many runs
+        it took): the live rows of the window its generation did not mark were deleted."""
+        if window.generation is None or window.started is None or not window.is_clean:
+            return []  # a message could not be keyed: absence proves nothing
         return [
             Sweep(
                 f"channel {channel} window [{window.lo}, {window.hi}]",
-                window.seen,
                 where={"channel": channel, "is_reply": False},
                 between=("ts", window.lo, window.hi),
                 max_fraction=self.max_fraction,
+                generation=window.generation,
+                written_before=datetime.fromisoformat(window.started),
             )
         ]
 

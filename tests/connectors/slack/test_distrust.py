@@ -166,3 +166,32 @@ def test_thread_whose_stored_replies_fall_short_of_reply_count_is_read_again(
 
     assert (run.status, run.created) == ("success", parent["reply_count"])
     assert live(db) == set(live_messages(sandbox))
+
+
+def test_non_marketplace_detects_deletions_in_a_window_walked_over_many_runs(
+    db: Db, clock: FakeClock
+) -> None:  # finding 3
+    sandbox = Sandbox(0, regime="non_marketplace", clock=clock.now, messages_per_channel=40)
+    general = sandbox.channel("general")
+
+    def truth() -> set[str]:
+        return {k for k in live_messages(sandbox) if k.startswith(f"{general}:")}
+
+    def run_until(done: object, limit: int = 40) -> list[str]:
+        statuses = []
+        while not done() and len(statuses) < limit:  # type: ignore[operator]
+            run = sync(db, url, clock, regime="non_marketplace", channels=[general])
+            statuses.append(run.status)
+            clock.advance(60)
+        return statuses
+
+    with sandbox.serving() as url:
+        run_until(lambda: live(db) == truth())
+        plain = [m["ts"] for m in sandbox.state()["messages"][general] if "thread_ts" not in m]
+        gone = [plain[-1], plain[-17]]  # on pages 1 and 2 of the next window (15 per page)
+        for ts in gone:
+            sandbox.workspace.delete(general, ts)
+        statuses = run_until(lambda: live(db) == truth())
+
+    assert live(db) == truth() and len(statuses) >= 2
+    assert sorted(deleted_events(db)) == sorted(f"{general}:{ts}" for ts in gone)
