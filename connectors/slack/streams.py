@@ -298,7 +298,7 @@ class MessagesSource:
         try:
             for parent_ts in pending:
                 try:
-                    replies, sweep = self.thread(channel, parent_ts)
+                    replies, sweep, unproven = self.thread(channel, parent_ts)
                 except AuthError:
                     raise
                 except SourceError as exc:
@@ -306,9 +306,8 @@ class MessagesSource:
                     self.note_failure(channel, message, state)
                     changes.append(Change.invalid(message_id(channel, parent_ts), message))
                     continue
-                if not sweep and any(c.error is not None for c in replies):
-                    why = "replies without a usable ts; the thread was not swept"
-                    self.note_failure(channel, f"thread {channel}:{parent_ts}: {why}", state)
+                if unproven is not None:
+                    self.note_failure(channel, f"thread {channel}:{parent_ts}: {unproven}", state)
                 changes += replies
                 sweeps += sweep
                 done.append(parent_ts)
@@ -321,8 +320,8 @@ class MessagesSource:
             set_threads(stored, [t for t in pending if t not in done])
             yield Page(changes, checkpoint_of(state), sweeps)
 
-    def thread(self, channel: str, parent_ts: str) -> tuple[list[Change], list[Sweep]]:
-        """Every reply of a thread, and its sweep if the walk proved the thread complete.
+    def thread(self, channel: str, parent_ts: str) -> tuple[list[Change], list[Sweep], str | None]:
+        """Every reply of a thread, its sweep if the walk proved the thread complete, else why not.
 
         The parent must lead the first page (vendors.md §1.2 replies shape); a page without it
         proves nothing about the thread. A thread that vanished (thread_not_found) is left alone.
@@ -339,25 +338,27 @@ class MessagesSource:
                     raise MalformedPageError("conversations.replies: the page lacks the parent")
                 replies += [self.change(channel, m) for m in items if ts_of(m) != parent_ts]
         except AccessLostError:
-            return [], []  # thread_not_found: deleted between history and replies; next run sees it
+            return [], [], None  # thread_not_found: deleted since history; next run sees it
         if any(c.error is not None for c in replies):
-            return replies, []  # an unkeyable reply: the thread cannot be proven complete
-        return replies, [self.thread_sweep(channel, parent_ts, replies, parent)]
+            return replies, [], "replies without a usable ts; the thread was not swept"
+        if reply_count(parent) != len(replies):
+            why = f"{len(replies)} replies read but the parent counts {reply_count(parent)}"
+            return replies, [], f"{why}; the thread was not swept"
+        return replies, [self.thread_sweep(channel, parent_ts, replies)], None
 
-    def thread_sweep(
-        self, channel: str, parent_ts: str, replies: list[Change], parent: Mapping[str, Any]
-    ) -> Sweep:
+    def thread_sweep(self, channel: str, parent_ts: str, replies: list[Change]) -> Sweep:
         """A thread walked completely: its stored replies that did not come back were deleted.
 
-        Guarded like a window, unless the parent's own `reply_count` agrees with the replies read
-        (then even emptying the thread is corroborated by the vendor twice).
+        Only called when the parent's `reply_count` agrees with the replies read: two signals of
+        the vendor corroborate each other, so even emptying the thread is trusted. A disagreement
+        sweeps nothing (a thread's max-fraction guard, made strict: a well-formed final page that
+        drops replies would otherwise tombstone up to the fraction), and the thread is read again.
         """
-        agrees = reply_count(parent) == len(replies)
         return Sweep(
             f"thread {channel}:{parent_ts}",
             {c.external_id for c in replies},
             where={"channel": channel, "thread_ts": parent_ts, "is_reply": True},
-            max_fraction=1.0 if agrees else self.max_fraction,
+            max_fraction=1.0,
         )
 
     def window_sweep(self, channel: str, window: Window) -> list[Sweep]:

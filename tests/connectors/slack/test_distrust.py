@@ -129,7 +129,7 @@ def test_every_channel_failing_fails_the_run(
     assert all(f"channel {c}: HTTP 503" in (run.error or "") for c in readable_channels(sandbox))
 
 
-def test_replies_vanishing_against_the_parents_reply_count_trip_the_thread_guard(
+def test_replies_vanishing_against_the_parents_reply_count_sweep_nothing_and_are_read_again(
     db: Db, sandbox: Sandbox, slack_url: str, clock: FakeClock
 ) -> None:
     sync(db, slack_url, clock)
