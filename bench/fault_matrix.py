@@ -175,9 +175,8 @@ def main() -> None:
                 )
 
 
-def fresh_postgres(url: str) -> str:
+def fresh_postgres(url: str, schema: str = "bench_fault_matrix") -> str:
     """A migrated, empty schema of its own on the given server."""
-    schema = "bench_fault_matrix"
     admin = create_engine(url)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
