@@ -101,7 +101,7 @@ def churn(sandbox: Sandbox, rng: random.Random) -> list[str]:
 
 def trial(seed: int, url: str, reference: str, kills: int) -> dict[str, int]:
     rng = random.Random(seed)
-    sandbox = Sandbox(seed, messages_per_channel=30)
+    sandbox = Sandbox(seed, regime="unlimited", messages_per_channel=30)
     with sandbox.serving() as served:
         api = f"{served}/api/"
         made = storm(url, api, rng, kills)
