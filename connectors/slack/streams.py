@@ -163,11 +163,23 @@ class MessagesSource:
         state["channels"].setdefault(channel, {})["failed_at"] = self.run_start
 
     def member_channels(self) -> list[str]:
-        found = []
-        for items, _ in walk(
-            self.client, "conversations.list", "channels", types="public_channel,private_channel"
-        ):
-            found += [c["id"] for c in items if c.get("is_member") and not c.get("is_archived")]
+        found: list[str] = []
+        pages = walk(  # list pages may come back empty mid-walk (vendors.md §1.2): not malformed
+            self.client,
+            "conversations.list",
+            "channels",
+            empty_is_last=False,
+            types="public_channel,private_channel",
+        )
+        for items, _ in pages:
+            found += [
+                c["id"]
+                for c in items
+                if isinstance(c, dict)
+                and isinstance(c.get("id"), str)
+                and c.get("is_member")
+                and not c.get("is_archived")
+            ]
         wanted = [c for c in found if not self.channels or c in self.channels]
         return sorted(wanted)
 
