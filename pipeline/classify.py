@@ -200,13 +200,7 @@ class Classifier:
         now: datetime,
     ) -> _Pending | None:
         if isinstance(canonical, Exception):
-            self._failed(
-                plan,
-                change,
-                "created" if row is None or row.is_deleted else "updated",
-                canonical,
-                now,
-            )
+            self._failed(plan, change, _operation(row), canonical, now)
             return None
         if row is not None and not row.is_deleted:
             return _Pending(change, row, canonical, digest)
@@ -322,6 +316,11 @@ class Classifier:
                 "occurred_at": now,
             }
         )
+
+
+def _operation(row: StoredRow | None) -> str:
+    """What a failed item would have done: create (nothing live stored) or update."""
+    return "created" if row is None or row.is_deleted else "updated"
 
 
 def _detail(exc: Exception) -> str:

@@ -148,6 +148,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
             should_stop=stop.is_set,
         )
+        config = load_config()
+        if config is not None:  # the file's lease TTL, as `pipeline schedule` uses it
+            options.lease_ttl_s = config.lease_ttl_s
         run = Orchestrator(engine, clock).run(stream, sub, options=options)
     print(json_line(read.run(engine, run.id) or {}) if args.json else reporter.summary(run))
     if run.status == "stopped":

@@ -131,6 +131,7 @@ class Connector:
             on_wait=ctx.on_wait,
             transport=settings.get("transport"),
             buckets=settings.get("buckets"),
+            guard=ctx.guard,  # a lost lease stops the vendor calls at once
         )
 
     def _env_url(self) -> str | None:

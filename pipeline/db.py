@@ -1,17 +1,22 @@
 """Database access: the engine factory, SQLite pragmas and transaction modes, the shared MetaData.
 
 SQLite gets WAL, `busy_timeout`, foreign keys and `BEGIN IMMEDIATE` for page transactions
-(engine.md §2.4); PostgreSQL goes through psycopg 3. Every table of DESIGN §5 hangs off `metadata`.
+(engine.md §2.4); PostgreSQL goes through psycopg 3 with `pool_pre_ping`, so a connection the server
+dropped (a restart) is replaced at checkout instead of failing the run. Bound parameters are never
+put in error messages, and `error_line` gives a run row one line without SQL. Every table of
+DESIGN §5 hangs off `metadata`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -22,6 +27,11 @@ from sqlalchemy.engine import Connection, Engine
 from pipeline.errors import ConfigError
 
 DEFAULT_URL = "sqlite:///pipeline.db"
+RECONNECT_WAITS_S = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+"""Waits before each try of a ledger write after a lost connection (~30 s: a server restart)."""
+
+log = logging.getLogger("pipeline.db")
+T = TypeVar("T")
 
 metadata = sa.MetaData(
     naming_convention={
@@ -78,8 +88,14 @@ def _json_dumps(value: Any) -> str:
 def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An Engine for either dialect with our JSON codec and, on SQLite, our pragmas."""
     url = database_url(url)
+    if sa.engine.make_url(url).get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
     engine = sa.create_engine(
-        url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **kwargs
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        hide_parameters=True,
+        **kwargs,
     )
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
@@ -129,3 +145,28 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a run row or a log: a database error says what the server said, no SQL."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(exc, sa.exc.DBAPIError) and orig is not None:
+        first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+        return f"database error ({type(orig).__name__}): {first}"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def with_reconnect(action: Callable[[], T], waits_s: Sequence[float] = RECONNECT_WAITS_S) -> T:
+    """Run a short idempotent write, again after an operational error (the server restarting).
+
+    A run must end with a status even when the connection dropped under it (issue 10, finding 8).
+    """
+    for wait_s in waits_s[:-1]:
+        time.sleep(wait_s)
+        try:
+            return action()
+        except sa.exc.OperationalError as exc:
+            log.warning("database unavailable (%s); trying again", error_line(exc))
+    time.sleep(waits_s[-1])
+    return action()

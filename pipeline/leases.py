@@ -4,6 +4,11 @@
 A lease whose holder is gone (its TTL passed, or its process no longer exists on this host) is
 taken over at once. Every page transaction calls `check_fence` first: it renews the lease and
 fails with `LeaseLostError` if the token is no longer ours, so a stalled holder writes nothing.
+
+On PostgreSQL no wait is unbounded (issue 10, finding 6): `acquire` waits at most
+`ACQUIRE_LOCK_WAIT_S` (or the TTL) for the lease row, then the run is `skipped`; and `check_fence`
+sets the page transaction's `idle_in_transaction_session_timeout` to the lease TTL, so a holder
+stalled inside a page (SIGSTOP, a VM pause) loses its session, its row locks and its lease.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.db import as_utc, insert_ignore, write_transaction
+from pipeline.db import as_utc, insert_ignore, is_postgres, with_reconnect, write_transaction
 from pipeline.errors import LeaseLostError
 from pipeline.tables import leases
 
 HOST = socket.gethostname()
+ACQUIRE_LOCK_WAIT_S = 5.0
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for lock_timeout
 
 
 def new_owner() -> str:
@@ -54,6 +61,11 @@ def holder_is_gone(owner: str | None, leased_until: datetime | None, now: dateti
     """A lease is free when unowned, past its TTL, or held by a dead process on this host."""
     if not owner or leased_until is None or leased_until <= now:
         return True
+    return is_dead_here(owner)
+
+
+def is_dead_here(owner: str) -> bool:
+    """The holder is a process on this host that no longer exists (it crashed or was killed)."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
     return host == HOST and pid.isdigit() and not _process_alive(int(pid))
@@ -89,7 +101,25 @@ class LeaseStore:
         ttl_s: float,
     ) -> tuple[Lease | None, Holder | None]:
         """Take the lease (token + 1) or say who holds it. The previous holder, if gone, is returned too."""
+        try:
+            return self._acquire(subscription_id, tenant_id, owner, run_id, now, ttl_s)
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            busy = f"a holder busy in a page transaction ({ACQUIRE_LOCK_WAIT_S:g} s lock wait)"
+            return None, Holder(busy, None, None)
+
+    def _acquire(
+        self,
+        subscription_id: str,
+        tenant_id: str,
+        owner: str,
+        run_id: str,
+        now: datetime,
+        ttl_s: float,
+    ) -> tuple[Lease | None, Holder | None]:
         with write_transaction(self.engine) as conn:
+            set_local(conn, "lock_timeout", min(ACQUIRE_LOCK_WAIT_S, ttl_s))
             row = self._locked_row(conn, subscription_id, tenant_id)
             leased_until = as_utc(row.leased_until)
             previous = Holder(row.owner, leased_until, row.run_id) if row.owner else None
@@ -122,6 +152,7 @@ class LeaseStore:
 
     def check_fence(self, conn: Connection, lease: Lease, now: datetime) -> None:
         """Inside a page transaction: renew the lease if it is still ours, else `LeaseLostError`."""
+        set_local(conn, "idle_in_transaction_session_timeout", lease.ttl_s)
         renewed = conn.execute(
             leases.update()
             .where(
@@ -144,6 +175,9 @@ class LeaseStore:
 
     def release(self, lease: Lease) -> None:
         """Free the lease if it is still ours (a taken-over lease is left to its new holder)."""
+        with_reconnect(lambda: self._release(lease))
+
+    def _release(self, lease: Lease) -> None:
         with write_transaction(self.engine) as conn:
             conn.execute(
                 leases.update()
@@ -154,3 +188,9 @@ class LeaseStore:
                 )
                 .values(owner=None, leased_until=None, run_id=None)
             )
+
+
+def set_local(conn: Connection, setting: str, seconds: float) -> None:
+    """PostgreSQL: a timeout for the rest of this transaction only (no-op elsewhere)."""
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"SET LOCAL {setting} = {max(1, int(seconds * 1000))}")

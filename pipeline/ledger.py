@@ -1,11 +1,14 @@
 """The run ledger: `integration_runs` and `integration_run_items` (DESIGN §5).
 
 A run row is started and finished in short transactions of its own; its counters are also bumped
-inside every page transaction, so a crashed run's row still tells how far it got.
+inside every page transaction, so a crashed run's row still tells how far it got. `finish` closes
+only a row still open (a takeover may have closed a zombie's row: it stays closed), and is tried
+again while the database is unreachable, so a run never stays `running` (issue 10, findings 7, 8).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,12 +20,15 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.batch import Batch
 from pipeline.changes import Checkpoint
+from pipeline.db import with_reconnect
 from pipeline.errors import redact
+from pipeline.leases import is_dead_here
 from pipeline.tables import run_items, runs
 
 COUNTERS = ("records_found", "created", "updated", "deleted", "noop", "failed", "pages")
 CALL_COUNTERS = ("api_calls", "rate_limited", "retries")
 _ALL_COUNTERS = frozenset(COUNTERS + CALL_COUNTERS)
+log = logging.getLogger("pipeline.run")
 
 
 @dataclass
@@ -123,7 +129,7 @@ class SqlLedger:
                     id=run.id,
                     subscription_id=run.subscription_id,
                     tenant_id=run.tenant_id,
-                    status=run.status,
+                    status="running",  # `finish` writes the final status (also for `skipped`)
                     started_at=run.started_at,
                     owner=run.owner,
                     fencing_token=run.fencing_token,
@@ -148,12 +154,19 @@ class SqlLedger:
             {"b_id": run.id, "b_checkpoint_after": run.checkpoint_after, **params},
         )
 
-    def finish(self, run: Run) -> None:
+    def finish(self, run: Run) -> bool:
+        """Close the run row; False if it was already closed (by a takeover) and is left as is."""
+        closed = with_reconnect(lambda: self._finish(run))
+        if not closed:
+            log.warning("run %s was closed by the run that took its lease over", run.id)
+        return closed
+
+    def _finish(self, run: Run) -> bool:
         error = redact(run.error) if run.error else None
         with self.engine.begin() as conn:
-            conn.execute(
+            done = conn.execute(
                 runs.update()
-                .where(runs.c.id == run.id)
+                .where(runs.c.id == run.id, runs.c.completed_at.is_(None))
                 .values(
                     status=run.status,
                     completed_at=run.completed_at,
@@ -163,19 +176,21 @@ class SqlLedger:
                     **run.counts,
                 )
             )
+        return bool(done.rowcount)
 
     def abandon_running(
         self, conn: Connection, subscription_id: str, now: datetime, holder: str
     ) -> None:
-        """Close the `running` rows of a holder whose lease was taken over (it crashed or stalled)."""
+        """Close the `running` rows of a holder whose lease was taken over: `failed` if it crashed,
+        `lost_lease` if it stalled (alive or elsewhere: its own `finish` will leave the row as is)."""
+        if is_dead_here(holder):
+            status, error = "failed", f"interrupted: lease holder {holder} is gone"
+        else:
+            status, error = "lost_lease", f"lease taken over: holder {holder} stopped renewing it"
         conn.execute(
             runs.update()
             .where(runs.c.subscription_id == subscription_id, runs.c.status == "running")
-            .values(
-                status="failed",
-                completed_at=now,
-                error=f"interrupted: lease holder {holder} is gone",
-            )
+            .values(status=status, completed_at=now, error=error)
         )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.changes import Change, Page, Sweep
 from pipeline.classify import Classifier, Plan
-from pipeline.db import as_utc, write_transaction
+from pipeline.db import as_utc, error_line, write_transaction
 from pipeline.errors import (
     BudgetSpent,
     GuardError,
@@ -30,7 +30,7 @@ from pipeline.errors import (
     run_status_for,
 )
 from pipeline.gcpause import gc_paused
-from pipeline.heartbeat import Heartbeat
+from pipeline.heartbeat import Heartbeat, LeaseWatch
 from pipeline.http.clock import Clock, SystemClock
 from pipeline.leases import Lease, LeaseStore, new_owner
 from pipeline.ledger import CALL_COUNTERS, Run, SqlLedger
@@ -103,6 +103,7 @@ class Orchestrator:
         """One run: lease, pages, final status. Returns the run as recorded."""
         options = options or RunOptions()
         sink = self.sinks(stream.table, sub.tenant_id, stream.provider)
+        watch = LeaseWatch()  # a lease the heartbeat finds lost stops the source's vendor calls
         source = source or stream.open_source(
             SourceContext(  # bad settings fail here: nothing written
                 sub,
@@ -111,6 +112,7 @@ class Orchestrator:
                 options.settings or {},
                 options.on_wait,
                 options.full_refresh,
+                guard=watch.check,
             )
         )
         ensure_subscription(self.engine, sub, self.clock.now())
@@ -120,7 +122,7 @@ class Orchestrator:
             return run
         beat = options.heartbeat_s or options.lease_ttl_s / 3
         try:
-            with Heartbeat(self.leases, lease, self.clock, beat):
+            with Heartbeat(self.leases, lease, self.clock, beat, watch):
                 self._walk(stream, sub, run, lease, sink, source, options)
         finally:
             self.leases.release(lease)
@@ -183,7 +185,9 @@ class Orchestrator:
             ended_by = exc
             if not isinstance(exc, Exception):
                 raise
-            log.error("run %s crashed: %s", run.id, redact(f"{type(exc).__name__}: {exc}"))
+            log.error(
+                "run %s crashed: %s", run.id, redact(f"{type(exc).__name__}: {error_line(exc)}")
+            )
         finally:
             self._finish(run, source, ended_by)
 
@@ -196,7 +200,7 @@ class Orchestrator:
         elif isinstance(ended_by, KeyboardInterrupt):
             run.error = _join(run.error, stopped_message(run))
         elif ended_by is not None:
-            run.error = _join(run.error, redact(str(ended_by) or type(ended_by).__name__))
+            run.error = _join(run.error, redact(error_line(ended_by)))
         if run.counts["failed"]:
             run.error = _join(run.error, failures_message(run))
         report_unreadable(run, source)
@@ -330,10 +334,13 @@ def _before(value: Any, cutoff: datetime) -> bool:
 
 
 def unique_by_key(changes: Sequence[Change]) -> list[Change]:
-    """One change per external id within a page; the last one wins (a reply broadcast to its channel comes twice)."""
+    """One change per external id within a page; the last one wins (a reply broadcast to its channel comes twice).
+
+    Failed changes (`Change.invalid`) are all kept: each is its own failed run item."""
     if len({c.external_id for c in changes}) == len(changes):
         return list(changes)
-    return list({c.external_id: c for c in changes}.values())
+    invalid = [c for c in changes if c.error is not None]
+    return list({c.external_id: c for c in changes if c.error is None}.values()) + invalid
 
 
 def final_status(run: Run, ended_by: BaseException | None) -> str:

@@ -36,6 +36,12 @@ class EntityLookup(Protocol):
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Mapping[str, Any]]: ...
 
+    def count_live(
+        self, by: str, values: Iterable[Any], where: Mapping[str, Any]
+    ) -> dict[Any, int]:
+        """Live entities per value of the typed column `by` (e.g. a thread's stored replies)."""
+        ...
+
 
 class StoredRow(Protocol):
     """What the hash gate needs of a stored entity."""

@@ -25,6 +25,11 @@ class _NoLookup:
     def lookup(self, keys: Iterable[str]) -> dict[str, Mapping[str, Any]]:
         raise RuntimeError("preflight never reads entities")
 
+    def count_live(
+        self, by: str, values: Iterable[Any], where: Mapping[str, Any]
+    ) -> dict[Any, int]:
+        raise RuntimeError("preflight never reads entities")
+
 
 def check_subscriptions(config: PipelineConfig, path: Path | None) -> None:
     """Open each enabled subscription's source; raise the first mistake as one line."""

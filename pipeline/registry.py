@@ -40,6 +40,8 @@ class SourceContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     on_wait: Callable[[float, str], None] | None = None
     full_refresh: bool = False
+    guard: Callable[[], None] | None = None
+    """Call before each vendor request: raises once the run can no longer commit (lease lost)."""
 
 
 @dataclass(frozen=True)

@@ -316,6 +316,23 @@ class SqlLookup:
                 found.update((r[0], r[1]) for r in query.rows(conn, keys[start : start + 5000]))
         return found
 
+    def count_live(
+        self, by: str, values: Iterable[Any], where: Mapping[str, Any]
+    ) -> dict[Any, int]:
+        """Live entities per value of the typed column `by`, among those matching `where`."""
+        values = list(values)
+        if not values:
+            return {}
+        c = self.sink.table.c
+        query = (
+            sa.select(c[by], sa.func.count())
+            .where(self.sink._scoped, c.deleted_at.is_(None), c[by].in_(values))
+            .where(*(c[name] == value for name, value in where.items()))
+            .group_by(c[by])
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(query)}
+
 
 class _ByKeys:
     """`SELECT columns WHERE where AND external_id IN :keys`, run on the driver directly.

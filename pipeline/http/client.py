@@ -86,8 +86,10 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout = 30.0,
         headers: Mapping[str, str] | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self.guard = guard  # raises to stop calling the vendor (e.g. the run's lease is lost)
         self.regime = regime
         self.budget = budget or RequestBudget()
         self.max_wait_s = max_wait_s
@@ -148,6 +150,8 @@ class HttpClient:
         self, method: str, path: str, budget_key: str | None, send: dict[str, Any]
     ) -> httpx.Response:
         """One attempt: the run's cap, the method's bucket, the send, then the status and body."""
+        if self.guard is not None:
+            self.guard()
         if self.budget.is_spent:
             raise BudgetSpent()
         self._throttle(budget_key)

@@ -1,6 +1,9 @@
 """Slow lease holder for the scheduler e2e tests: one run of a fixed script, sleeping between pages.
 
-    python tests/e2e/slow_worker.py DB_URL LEASE_TTL_S PAGE_DELAY_S
+    python tests/e2e/slow_worker.py DB_URL LEASE_TTL_S PAGE_DELAY_S [STOP_IN_PAGE]
+
+With STOP_IN_PAGE N it prints `stopping in page N` and SIGSTOPs itself inside page N's
+transaction, right after the fencing check (a holder stalled with a transaction open).
 
 Prints `committed page N` (flushed) after each committed page and `run STATUS` at the end; exits
 0 when the run succeeded (or had nothing to do) and 1 otherwise (e.g. `lost_lease`). The heartbeat
@@ -10,6 +13,8 @@ The database must be migrated and have the `testing_items` table.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -43,15 +48,21 @@ class SlowSource(ScriptedSource):
 
 def main(argv: list[str]) -> int:
     url, ttl_s, delay_s = argv[1], float(argv[2]), float(argv[3])
+    stop_in = int(argv[4]) if len(argv) > 4 else None
     source = SlowSource(PAGES, name=SCRIPT)
     source.delay_s = delay_s
 
     def committed(run: Run) -> None:
         print(f"committed page {run.counts['pages']}", flush=True)
 
+    def step(name: str, page: int) -> None:
+        if (name, page) == ("check_fence", stop_in):
+            print(f"stopping in page {page}", flush=True)
+            os.kill(os.getpid(), signal.SIGSTOP)
+
     engine = create_engine(url)
     try:
-        options = RunOptions(lease_ttl_s=ttl_s, on_page=committed)
+        options = RunOptions(lease_ttl_s=ttl_s, on_page=committed, on_step=step)
         run = Orchestrator(engine).run(TESTING_STREAM, SUBSCRIPTION, source, options)
     finally:
         engine.dispose()

@@ -70,7 +70,7 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(pipeline.__all__) == [
         "AccessLostError", "ApiKey", "AuthError", "BearerToken", "BudgetSpent", "Change",
         "ChangeSource", "Checkpoint", "Clock", "Column", "ConfigError", "Connector",
-        "ConnectorConfig", "CursorPaginator", "EntityLookup", "Event", "HttpClient",
+        "ConnectorConfig", "CursorPaginator", "EntityLookup", "Event", "HttpClient", "IncompleteError",
         "InvalidCursorError", "KEEP_CHECKPOINT", "LinkPaginator", "MalformedPageError",
         "OffsetPaginator", "OutboxConsumer", "Page", "PageNumberPaginator", "PageRequest",
         "PipelineError", "RateLimitedError", "Regime", "RelayPaginator", "RestStream",

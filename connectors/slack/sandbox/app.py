@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from . import control
-from .faults import Call, Fault, Faults
+from .faults import Call, Fault, Faults, malform
 from .limits import RateLimiter
 from .methods import METHODS, Cursors, Request
 from .workspace import SlackError, Workspace
@@ -180,8 +180,11 @@ class SandboxApp:
             body = METHODS[call.method](request)
         except SlackError as exc:
             return self._error(call, exc.error, **exc.extra)
+        fault = self.faults.take(call, ("malformed",))
+        if fault is not None:
+            body = malform(body, fault, call.method)
         self.metrics.ok[call.method] += 1
-        self.metrics.messages_served += len(body.get("messages", ()))
+        self.metrics.messages_served += len(body.get("messages") or ())
         return Response.json(body)
 
     def _fault_response(self, call: Call, fault: Fault) -> Response:

@@ -1,4 +1,5 @@
-"""Runtime fault injection for the sandbox: 5xx, timeouts, 429 storms, Slack errors, short pages.
+"""Runtime fault injection for the sandbox: 5xx, timeouts, 429 storms, Slack errors, short pages,
+and malformed-but-valid answers (`ok: true` pages that prove nothing; issue 10, `SHAPES`).
 
 A `Fault` matches calls by method, channel, page number within a walk (1 = no cursor) or exact
 cursor, and fires "once", "n times" (`times=n`), "until cleared" (`times=None`), on every k-th
@@ -8,13 +9,26 @@ matching call, or with probability p from a seeded RNG (vendors.md §6.1.6, §6.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("http_error", "timeout", "ratelimited", "error", "short_page", "bad_json")
+KINDS = ("http_error", "timeout", "ratelimited", "error", "short_page", "bad_json", "malformed")
+
+LIST_KEYS = {"conversations.list": "channels", "users.list": "members"}  # else "messages"
+TS_VALUES: dict[str, Any] = {"null_ts": None, "list_ts": ["1"], "text_ts": "yesterday"}
+SHAPES = (
+    "empty_has_more",  # the list emptied, has_more: true, no cursor
+    "missing_list",  # no list key, no has_more, no cursor: looks like the last page
+    "no_parent",  # conversations.replies without the thread's parent
+    "lost_replies",  # conversations.replies: the parent alone, as if every reply were gone
+    "int_ts",  # one message's ts an integer (the key changes type)
+    "missing_ts",
+    *TS_VALUES,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,8 @@ class Fault:
     error: str = ""  # error: the Slack code, e.g. "invalid_cursor", "token_revoked"
     extra: dict[str, Any] = field(default_factory=dict)  # error: e.g. needed/provided
     size: int = 0  # short_page: items on the page (0 = an empty page that still has a cursor)
+    shape: str = ""  # malformed: one of SHAPES
+    index: int = 0  # malformed *_ts: which item of the page gets the bad ts
     delay_s: float = 0.0  # timeout over real HTTP only; in-process timeouts never sleep
     id: int = 0
     fired: int = 0
@@ -107,6 +123,12 @@ class Faults:
         """Pages with at most `size` items that still carry a cursor (§1.2: short ≠ last)."""
         return self.add("short_page", times=times, size=size, **match)
 
+    def malformed(self, shape: str, times: int | None = 1, **match: Any) -> Fault:
+        """An `ok: true` page of `shape` (one of SHAPES) in place of the real one."""
+        if shape not in SHAPES:
+            raise ValueError(f"unknown page shape {shape!r}; known: {', '.join(SHAPES)}")
+        return self.add("malformed", times=times, shape=shape, **match)
+
     def bad_json(self, times: int | None = 1, **match: Any) -> Fault:
         """HTTP 200 with a truncated JSON body."""
         return self.add("bad_json", times=times, **match)
@@ -135,3 +157,30 @@ class Faults:
                         fault.fired += 1
                         return fault
             return None
+
+
+def malform(body: dict[str, Any], fault: Fault, method: str) -> dict[str, Any]:
+    """The real page `body` turned into the fault's malformed shape (a copy)."""
+    key, page = LIST_KEYS.get(method, "messages"), copy.deepcopy(body)
+    items = page.get(key) or []
+    end = {"next_cursor": ""}
+    if fault.shape == "empty_has_more":
+        page.update({key: [], "has_more": True, "response_metadata": end})
+    elif fault.shape == "missing_list":
+        page.pop(key, None)
+        page.pop("has_more", None)
+        page["response_metadata"] = end
+    elif fault.shape == "no_parent":
+        page[key] = [m for m in items if m.get("thread_ts") != m.get("ts")]
+    elif fault.shape == "lost_replies":
+        page.update({key: [m for m in items if m.get("thread_ts") == m.get("ts")]})
+        page.update({"has_more": False, "response_metadata": end})
+    elif items:
+        target = items[min(fault.index, len(items) - 1)]
+        if fault.shape == "int_ts":
+            target["ts"] = int(float(target["ts"]))
+        elif fault.shape == "missing_ts":
+            target.pop("ts", None)
+        else:
+            target["ts"] = TS_VALUES[fault.shape]
+    return page

@@ -207,7 +207,7 @@ def test_429_storm_waits_out_retry_after_on_the_fake_clock(
     assert db.run_row(run.id)["rate_limited"] == 3
 
 
-def test_persistent_5xx_mid_walk_fails_the_run_tombstones_nothing_and_the_next_run_resumes(
+def test_persistent_5xx_mid_walk_fails_that_channel_tombstones_nothing_and_the_next_run_resumes(
     db: Db, sandbox: Sandbox, slack_url: str, clock: FakeClock
 ) -> None:
     sync(db, slack_url, clock)
@@ -225,8 +225,8 @@ def test_persistent_5xx_mid_walk_fails_the_run_tombstones_nothing_and_the_next_r
     sandbox.faults.clear()
     resumed = sync(db, slack_url, clock)
 
-    assert (failed.status, failed.deleted, failed.updated) == ("failed", 0, 0)
-    assert "HTTP 503" in (failed.error or "")
+    assert (failed.status, failed.deleted, failed.updated, failed.failed) == ("partial", 0, 0, 1)
+    assert f"channel {general}: HTTP 503" in (failed.error or "")
     assert live(db) == set(live_messages(sandbox))  # nothing was ever tombstoned
     assert resumed.checkpoint_before["channels"][general]["window"]["cursor"]
     assert (resumed.status, resumed.updated, resumed.deleted) == ("success", 1, 0)
