@@ -121,9 +121,11 @@ def _add_optional(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_runs_parser(sub, positive_int)
     add_events_parser(sub)
     add_entities_parser(sub)
+    from pipeline.runs_purge import add_purge_action
     from pipeline.subscriptions_cli import add_subscriptions_parser
 
     add_subscriptions_parser(sub)
+    add_purge_action(sub.choices["runs"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,8 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.config import load_config, parse_duration
+from pipeline.config import load_config
 from pipeline.db import as_utc
+from pipeline.durations import parse_duration
 from pipeline.errors import ConfigError
 from pipeline.http.clock import Clock, SystemClock
 from pipeline.registry import get_stream
@@ -110,7 +111,7 @@ def trigger_from(interval: str | None, schedule: str | None) -> Trigger:
         return Trigger()
     try:
         seconds = parse_duration(interval)
-    except ValueError as exc:
+    except ConfigError as exc:
         raise ConfigError(f"--interval: {exc}") from None
     if seconds <= 0:
         raise ConfigError("--interval: must be longer than 0s")
