@@ -13,19 +13,18 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.config import PipelineConfig, SubscriptionConfig
+from pipeline.config import ENGINE_KEYS, PipelineConfig, SubscriptionConfig
 from pipeline.db import as_utc, write_transaction
 from pipeline.errors import ConfigError
+from pipeline.registry import get_connector, get_stream
 from pipeline.subscriptions import Subscription
 from pipeline.tables import leases, subscriptions
 from pipeline.triggers import DEFAULT_INTERVAL_S, next_due
 
 WAKE_CHANNEL = "pipeline_subscriptions"
-_RESERVED = ("stream", "tenant", "name", "enabled", "schedule", "interval")
 _TOML_PAUSED = "pipeline.toml: enabled = false"
 
 
@@ -43,32 +42,14 @@ class Trigger:
 def validated_subscription(
     stream: str, tenant: str, name: str, settings: Mapping[str, Any]
 ) -> Subscription:
-    """The one place a subscription's config is validated (today by `pipeline.config`'s model;
-    swap in the connector's own model here). Bad input is one `ConfigError` line."""
-    reserved = sorted(set(settings) & set(_RESERVED))
+    """The one place a subscription's config is validated: by its connector's model. Bad input
+    is one `ConfigError` line."""
+    reserved = sorted(set(settings) & set(ENGINE_KEYS))
     if reserved:
         raise ConfigError(f"--set {reserved[0]}: not a config key; use the command's own option")
-    fields = SubscriptionConfig.model_fields
-    values = {
-        key: value.split(",")
-        if isinstance(value, str) and "list" in str(fields[key].annotation)
-        else value
-        for key, value in settings.items()
-        if key in fields
-    }
-    unknown = sorted(set(settings) - set(fields))
-    try:
-        model = SubscriptionConfig.model_validate(
-            {"stream": stream, "tenant": tenant, "name": name, **values, **dict.fromkeys(unknown)}
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        raise ConfigError(
-            f"{stream}: {where}: {str(message).removeprefix('Value error, ')}"
-        ) from None
-    return model.subscription()
+    found = get_stream(stream)
+    get_connector(found.connector).validate(settings, "--set")
+    return Subscription(found.connector, found.name, tenant, name, dict(settings))
 
 
 class SubscriptionStore:

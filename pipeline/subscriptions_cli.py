@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from pipeline.db import as_utc
 from pipeline.durations import parse_duration
 from pipeline.errors import ConfigError
 from pipeline.http.clock import Clock, SystemClock
-from pipeline.registry import get_stream
+from pipeline.registry import get_connector, get_stream
 from pipeline.subscription_store import (
     SubscriptionStore,
     Trigger,
@@ -95,8 +94,10 @@ def handle_subscriptions(
 
 
 def add(store: SubscriptionStore, args: argparse.Namespace, now: datetime) -> int:
+    from pipeline.commands import parse_settings  # the same `--set` parsing as `pipeline run`
+
     stream = get_stream(args.stream)
-    settings = parse_settings(args.set)
+    settings = parse_settings(args.set, get_connector(stream.connector).config)
     sub = validated_subscription(stream.full_name, args.tenant, args.name, settings)
     trigger = trigger_from(args.interval, args.schedule)
     store.add(sub, trigger, now)
@@ -116,20 +117,6 @@ def trigger_from(interval: str | None, schedule: str | None) -> Trigger:
     if seconds <= 0:
         raise ConfigError("--interval: must be longer than 0s")
     return Trigger(seconds)
-
-
-def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
-    """`--set KEY=VALUE`: JSON values (`lookback_days=3`, `channels=["C1"]`) or plain strings."""
-    settings: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE")
-        try:
-            settings[key.strip()] = json.loads(value)
-        except ValueError:
-            settings[key.strip()] = value
-    return settings
 
 
 def import_file(store: SubscriptionStore, path: Path, now: datetime) -> int:

@@ -4,7 +4,7 @@
 `pipeline run`); `(enabled, next_run_at)` serves the claim query of `pipeline schedule`.
 
 Revision ID: 0003_schedule_claims
-Revises: 0002
+Revises: 0001
 Create Date: 2026-11-23
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_schedule_claims"
-down_revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 

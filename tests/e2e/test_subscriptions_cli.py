@@ -124,7 +124,7 @@ def test_bad_input_is_one_line_with_exit_2_and_never_echoes_a_secret(
     for code, out, err in (secret, unknown_key, bad_cron, missing):
         assert (code, out, len(err.splitlines())) == (2, "", 1), err
     assert "xoxb-123-secret" not in secret[2]
-    assert unknown_key[2] == "error: slack-users: colour: unknown key\n"
+    assert unknown_key[2] == "error: --set: colour: unknown key\n"
     assert missing[2].startswith("error: no subscription slack-users/nobody/default")
     assert listed(pipeline, db_url) == {}
 
