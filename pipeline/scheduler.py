@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from pipeline.claims import Claim, claim_due, next_due_at, reschedule, tenant_count
@@ -32,8 +34,8 @@ from pipeline.leases import new_owner
 from pipeline.ledger import Run
 from pipeline.metrics import CONSUMER_LAG, observe_run
 from pipeline.orchestrator import Orchestrator, RunOptions
-from pipeline.ports import ChangeSource
-from pipeline.registry import get_stream
+from pipeline.ports import ChangeSource, Sink, SinkFactory
+from pipeline.registry import default_sink_factory, get_stream
 from pipeline.retries import RetryPolicy, next_state
 from pipeline.subscription_store import WAKE_CHANNEL
 from pipeline.subscriptions import Subscription
@@ -80,7 +82,7 @@ class Scheduler:
     ) -> None:
         self.engine, self.settings = engine, settings or ScheduleSettings()
         self.clock = clock or SystemClock()
-        self.orchestrator = Orchestrator(engine, self.clock)
+        self.orchestrator = Orchestrator(engine, self.clock, sinks=CachedSinks())
         self.source_settings = source_settings or {}
         self.source_for = source_for
         self.owner = new_owner()
@@ -280,6 +282,26 @@ class Scheduler:
         thread = threading.Thread(target=relay, name="schedule-listen", daemon=True)
         thread.start()
         return thread
+
+
+class CachedSinks:
+    """One sink per (table, tenant, provider), kept across runs: building a sink prepares its
+    statements, which costs more than a small run's page (bench/schedule.py)."""
+
+    def __init__(self, factory: SinkFactory | None = None, size: int = 4096) -> None:
+        self.factory = factory or default_sink_factory()
+        self.size = size
+        self._sinks: OrderedDict[tuple[str, str, str], Sink] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, table: sa.Table, tenant_id: str, provider: str) -> Sink:
+        key = (table.name, tenant_id, provider)
+        with self._lock:
+            sink = self._sinks.pop(key, None) or self.factory(table, tenant_id, provider)
+            self._sinks[key] = sink  # most recently used last
+            if len(self._sinks) > self.size:
+                self._sinks.popitem(last=False)
+            return sink
 
 
 def _signalled(wake: threading.Event) -> threading.Event:

@@ -63,7 +63,7 @@ def add_subscriptions_parser(
 
 
 def _target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("stream", help="e.g. slack-messages (see `pipeline connectors`)")
+    parser.add_argument("stream", help="a stream name (see `pipeline connectors`)")
     parser.add_argument("--tenant", default=DEFAULT_TENANT)
     parser.add_argument("--name", default="default")
 
