@@ -150,9 +150,11 @@ class Orchestrator:
                 f"another run holds the lease: {holder.describe() if holder else '?'}",
             )
             run.completed_at = self.clock.now()
-            if options.record_skipped:
-                self.ledger.start(run)
-                self.ledger.finish(run)
+            if not options.record_skipped:  # `pipeline schedule` lost a race: nothing to record
+                log.info("lease held elsewhere: %s", run.error)
+                return None
+            self.ledger.start(run)
+            self.ledger.finish(run)
             log.warning("run skipped: %s", run.error)
             return None
         if holder is not None:

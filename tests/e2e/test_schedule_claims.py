@@ -263,3 +263,19 @@ def test_a_notify_wakes_an_idle_scheduler_at_once(db_url: str) -> None:
         engine.dispose()
 
     assert woke_after_s < 3
+
+
+def test_a_busy_metrics_port_is_one_line_and_exit_2(
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.delenv("PIPELINE_CONFIG", raising=False)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["--db", db_url, "schedule", "--metrics-port", str(port)])
+
+    assert code == 2
+    assert capsys.readouterr().err == f"error: --metrics-port {port}: Address already in use\n"
