@@ -141,7 +141,14 @@ def measure(url: str, processes: int, seconds: float, workers: int, start: float
         "statements_per_run": round(sum(o["statements"] for o in outs) / max(1, len(finished)), 1),
         "overlaps": _overlaps(ledger),
         "collision_rows": sum(r["status"] == "skipped" for r in ledger),
-        "failed": sum(r["status"] not in ("success", "no_changes") for r in finished),
+        "stopped_at_shutdown": sum(
+            (r["error"] or "").startswith("stopped by shutdown") for r in finished
+        ),
+        "failed": sum(
+            r["status"] not in ("success", "no_changes")
+            and not (r["error"] or "").startswith("stopped by shutdown")
+            for r in finished
+        ),
     }
 
 
