@@ -60,13 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--json", action="store_true", help="print the finished run row as JSON; plain progress"
     )
+    run.add_argument(
+        "--enqueue",
+        action="store_true",
+        help="make the subscription due now for `pipeline schedule`",
+    )
+    run.add_argument("--name", default="default", help="subscription name (with --enqueue)")
 
     state = sub.add_parser("state", help="show or reset a stream's checkpoint")
     state.add_argument("action", choices=["show", "reset"], help="show or reset")
     state.add_argument("stream", help="<connector>-<stream>")
     state.add_argument("--tenant", help="tenant of the subscription (default: default)")
 
-    sub.add_parser("schedule", help="run the configured subscriptions on their schedules")
+    schedule = sub.add_parser("schedule", help="run due subscriptions (any number of processes)")
+    schedule.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
     migrate = sub.add_parser("migrate", help="apply the database migrations")
     migrate.add_argument(
         "--generate",
@@ -114,6 +121,11 @@ def _add_optional(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_runs_parser(sub, positive_int)
     add_events_parser(sub)
     add_entities_parser(sub)
+    from pipeline.runs_purge import add_purge_action
+    from pipeline.subscriptions_cli import add_subscriptions_parser
+
+    add_subscriptions_parser(sub)
+    add_purge_action(sub.choices["runs"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

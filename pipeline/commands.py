@@ -24,7 +24,6 @@ from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.preflight import check_subscriptions
 from pipeline.progress import Reporter
 from pipeline.registry import get_connector, get_stream, streams
-from pipeline.scheduler import Scheduler
 from pipeline.show import json_line
 from pipeline.stopping import GracefulStop
 from pipeline.subscriptions import DEFAULT_TENANT, SqlCheckpoints, Subscription
@@ -114,23 +113,24 @@ def _is_list(field: Any) -> bool:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    config = load_config()
-    if config is None or not config.subscriptions:
-        raise ConfigError(
-            "no subscriptions to schedule: write a pipeline.toml (or set PIPELINE_CONFIG)"
-        )
-    check_subscriptions(config, config_path())
-    engine = open_engine(args)
-    print(
-        f"scheduling {sum(s.enabled for s in config.subscriptions)} subscriptions; Ctrl-C or SIGTERM to stop"
-    )
-    Scheduler(engine, config).serve_forever()
-    print("stopped")
-    return 0
+    from pipeline.schedule_cli import serve_schedule
+
+    config = load_config()  # a bad file fails here, before the database is touched
+    if config is not None and config.subscriptions:
+        check_subscriptions(config, config_path())
+    return serve_schedule(open_engine(args), config, args.metrics_port)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     stream = get_stream(args.stream)
+    if args.enqueue:
+        from pipeline.subscription_store import SubscriptionStore
+
+        store = SubscriptionStore(open_engine(args))
+        row = store.find(stream.full_name, args.tenant or DEFAULT_TENANT, args.name)
+        store.enqueue(row["id"], SystemClock().now())
+        print(f"{stream.full_name}/{row['tenant_id']}/{args.name}: due now")
+        return 0
     settings: dict[str, Any] = {}
     sub = subscription_for(stream.full_name, args.tenant, args.set or ())
     if args.sandbox:
@@ -219,3 +219,9 @@ def cmd_events(args: argparse.Namespace) -> int:
     from pipeline.events_cli import handle_events
 
     return handle_events(args, open_engine(args))
+
+
+def cmd_subscriptions(args: argparse.Namespace) -> int:
+    from pipeline.subscriptions_cli import handle_subscriptions
+
+    return handle_subscriptions(args, open_engine(args))

@@ -105,6 +105,10 @@ class PipelineConfig(BaseModel):
 
     lease_ttl_s: float = Field(default=60, gt=0)  # strict: `workers = "8"` is refused
     workers: int = Field(default=8, gt=0, le=64)
+    poll_interval_s: float = Field(default=1, gt=0, description="`pipeline schedule` idle poll")
+    retry_base_s: float = Field(default=30, gt=0, description="first retry after a failed run")
+    retry_cap_s: float = Field(default=1800, gt=0, description="longest retry backoff")
+    max_run_s: float | None = Field(default=None, gt=0, description="a run stops after this")
     subscriptions: list[SubscriptionConfig] = []
 
     @model_validator(mode="after")

@@ -49,6 +49,7 @@ class Run:
     guarded: int = 0
     retry_after_s: float | None = None
     first_failure: str | None = None
+    attempt: int = 1
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(COUNTERS + CALL_COUNTERS, 0)
     )
@@ -130,6 +131,7 @@ class SqlLedger:
                     subscription_id=run.subscription_id,
                     tenant_id=run.tenant_id,
                     status="running",  # `finish` writes the final status (also for `skipped`)
+                    attempt=run.attempt,
                     started_at=run.started_at,
                     owner=run.owner,
                     fencing_token=run.fencing_token,

@@ -71,8 +71,14 @@ class RunOptions:
     on_wait: Callable[[float, str], None] | None = None
     on_step: StepHook | None = None
     heartbeat_s: float | None = None
-    should_stop: Callable[[], bool] | None = None
+    should_stop: Callable[[], bool | str] | None = None
+    """Asked before each page; truthy stops the run there (a string says why)."""
     full_refresh: bool = False
+    attempt: int = 1
+    record_skipped: bool = True
+    """False (`pipeline schedule`): a lease collision writes no `skipped` run row."""
+    on_finish: Callable[[Run, BaseException | None], None] | None = None
+    """Called with the finished run and what ended it, before the lease is released."""
 
 
 class Orchestrator:
@@ -117,13 +123,16 @@ class Orchestrator:
         )
         ensure_subscription(self.engine, sub, self.clock.now())
         run = Run(sub.id, sub.tenant_id, self.clock.now(), owner=options.owner or new_owner())
+        run.attempt = options.attempt
         lease = self._acquire(run, options)
         if lease is None:
             return run
         beat = options.heartbeat_s or options.lease_ttl_s / 3
         try:
             with Heartbeat(self.leases, lease, self.clock, beat, watch):
-                self._walk(stream, sub, run, lease, sink, source, options)
+                ended_by = self._walk(stream, sub, run, lease, sink, source, options)
+            if options.on_finish is not None:
+                options.on_finish(run, ended_by)
         finally:
             self.leases.release(lease)
         return run
@@ -143,6 +152,9 @@ class Orchestrator:
                 f"another run holds the lease: {holder.describe() if holder else '?'}",
             )
             run.completed_at = self.clock.now()
+            if not options.record_skipped:  # `pipeline schedule` lost a race: nothing to record
+                log.info("lease held elsewhere: %s", run.error)
+                return None
             self.ledger.start(run)
             self.ledger.finish(run)
             log.warning("run skipped: %s", run.error)
@@ -163,7 +175,7 @@ class Orchestrator:
         sink: Sink,
         source: ChangeSource,
         options: RunOptions,
-    ) -> None:
+    ) -> BaseException | None:
         with self.engine.connect() as conn:
             run.checkpoint_before = self.checkpoints.get(conn, sub.id)
         run.checkpoint_after = run.checkpoint_before
@@ -172,8 +184,10 @@ class Orchestrator:
         try:
             page_tx = PageTransaction(self, stream, sub, run, lease, sink, source, options.on_step)
             for page in source.pages(run.checkpoint_before):
-                if options.should_stop and options.should_stop():  # a finished walk never stops
-                    raise StoppedError(stopped_message(run))
+                stop = options.should_stop() if options.should_stop else False
+                if stop:  # a finished walk never stops; a string says why it stopped
+                    why = f"{stop}; " if isinstance(stop, str) else ""
+                    raise StoppedError(why + stopped_message(run))
                 page_tx.apply(page)
                 if options.on_page:
                     options.on_page(run)
@@ -190,6 +204,7 @@ class Orchestrator:
             )
         finally:
             self._finish(run, source, ended_by)
+        return ended_by
 
     def _finish(self, run: Run, source: ChangeSource, ended_by: BaseException | None) -> None:
         run.counts.update(_call_counts(source))

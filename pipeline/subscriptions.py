@@ -45,8 +45,9 @@ class Subscription:
 
 
 def ensure_subscription(engine: Engine, sub: Subscription, now: datetime) -> None:
-    """Create the subscription row, or refresh its config; the checkpoint is never touched here."""
-    values = {"config": sub.config, "enabled": sub.enabled, "updated_at": now}
+    """Create the subscription row, or refresh its config. The checkpoint, and whether it is
+    enabled or scheduled (`pipeline subscriptions`), are never touched here."""
+    values = {"config": sub.config, "updated_at": now}
     with write_transaction(engine) as conn:
         insert_ignore(
             conn,
@@ -58,6 +59,7 @@ def ensure_subscription(engine: Engine, sub: Subscription, now: datetime) -> Non
                 tenant_id=sub.tenant_id,
                 name=sub.name,
                 created_at=now,
+                enabled=sub.enabled,
                 **values,
             ),
         )

@@ -23,7 +23,15 @@ subscriptions = sa.Table(
     sa.Column("checkpoint", JSONType, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    # scheduling (DESIGN §9): when it is due, its trigger, and its retry state
+    sa.Column("interval_s", sa.Float, nullable=True),
+    sa.Column("schedule", sa.String(128), nullable=True),
+    sa.Column("next_run_at", Timestamp, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("paused_reason", sa.Text, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("tenant_id", "connector", "stream", "name"),
+    sa.Index(None, "enabled", "next_run_at"),
 )
 
 leases = sa.Table(
@@ -67,6 +75,7 @@ runs = sa.Table(
     ),
     sa.Column("tenant_id", sa.String(128), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("completed_at", Timestamp, nullable=True),
     sa.Column("duration_ms", sa.Integer, nullable=True),

@@ -1,5 +1,5 @@
-"""Tenant isolation in the scheduler: a tenant never holds more than its share of the workers, and
-a run over the share waits for the tenant's next free slot without taking a worker."""
+"""Tenant isolation in the scheduler: a tenant never holds more than its share of a process's
+workers; its other due subscriptions stay due (unclaimed) while other tenants run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from connectors.slack.sandbox import Sandbox
 from pipeline.config import PipelineConfig
 from pipeline.fair_share import TenantShares
-from pipeline.scheduler import Scheduler, job_id
+from pipeline.scheduler import Scheduler, ScheduleSettings
+from pipeline.subscription_store import SubscriptionStore
 from pipeline.testing import Db
 
 TOKEN_ENV = "FAIR_SHARE_SLACK_TOKEN"
@@ -25,36 +26,15 @@ def test_share_is_workers_over_tenants_and_at_least_one(
     assert TenantShares(workers, tenants).share == share
 
 
-def test_a_tenant_at_its_share_queues_while_another_tenant_runs() -> None:
+def test_a_tenant_at_its_share_gets_no_more_slots_until_one_is_released() -> None:
     shares = TenantShares(workers=4, tenants=2)
 
-    granted = [shares.acquire("a", key) for key in ("a1", "a2", "a3", "a3")] + [
-        shares.acquire("b", "b1")
-    ]
+    granted = [shares.acquire("a") for _ in range(3)] + [shares.acquire("b")]
 
-    assert granted == [True, True, False, False, True]
-    assert shares.waiting("a") == ["a3"] and shares.in_flight("a") == 2
-
-
-def test_a_freed_slot_goes_to_the_oldest_queued_run_before_any_newcomer() -> None:
-    shares = TenantShares(workers=1, tenants=1)
-    shares.acquire("a", "first")
-    shares.acquire("a", "second")
-    shares.acquire("a", "third")
-
-    handed = shares.release("a")
-    newcomer = shares.acquire("a", "first")  # its trigger fires again while "second" waits to start
-    again = shares.acquire("a", "second")  # a slot is already on its way to it: not queued twice
-    shares.take_handed("second")
-
-    assert (handed, newcomer, again) == ("second", False, False)
-    assert shares.waiting("a") == ["third", "first"] and shares.in_flight("a") == 1
-    assert [shares.release("a"), shares.release("a"), shares.release("a")] == [
-        "third",
-        "first",
-        None,
-    ]
-    assert shares.in_flight("a") == 0
+    assert granted == [True, True, False, True]
+    assert (shares.room("a"), shares.room("b"), shares.full()) == (0, 1, {"a"})
+    shares.release("a")
+    assert (shares.room("a"), shares.full()) == (1, set())
 
 
 @pytest.fixture
@@ -82,23 +62,22 @@ def two_tenants(api_url: str) -> PipelineConfig:
     )
 
 
-def test_a_tenant_holding_its_share_waits_for_its_own_slot_and_the_other_tenant_runs_now(
+def test_a_tenant_holding_its_share_leaves_its_work_due_and_the_other_tenant_runs_now(
     db: Db, slack_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, "xoxb-sandbox-token")
-    scheduler = Scheduler(db.engine, two_tenants(slack_api))
-    storming_channels, storming_users, calm_channels, _ = scheduler.config.subscriptions
-    assert scheduler.shares.acquire(
-        "storming", job_id(storming_channels)
-    )  # waiting out a Retry-After
+    config = two_tenants(slack_api)
+    SubscriptionStore(db.engine).import_config(config, db.clock.now())
+    scheduler = Scheduler(db.engine, ScheduleSettings.from_config(config), db.clock)
+    assert scheduler.shares.acquire("storming")  # its run is waiting out a Retry-After
 
-    queued = scheduler.run_once(storming_users)
-    calm = scheduler.run_once(calm_channels)
-    scheduler._hand_over("storming")  # the storming run ends: its slot goes to the queued run
-    handed = scheduler.scheduler.get_job(f"{job_id(storming_users)}:handed")
-    resumed = scheduler.run_once(storming_users, handed=True)
+    while_storming = scheduler.run_due()
+    scheduler.shares.release("storming")  # that run ends
+    after = scheduler.run_due()
 
-    assert queued is None and calm is not None and calm.status == "success"
-    assert handed is not None and handed.kwargs == {"handed": True}
-    assert resumed is not None and resumed.status == "success"
+    assert [(r.tenant_id, r.status) for r in while_storming if r] == [("calm", "success")]
+    assert sorted((r.tenant_id, r.status) for r in after if r) == [
+        ("calm", "success"),
+        ("storming", "success"),
+    ]
     assert scheduler.shares.in_flight("storming") == 0 and scheduler.shares.in_flight("calm") == 0
