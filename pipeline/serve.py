@@ -37,7 +37,7 @@ from pipeline.webhooks.applier import Applier
 from pipeline.webhooks.receiver import Receiver
 
 log = logging.getLogger("pipeline.serve")
-MAX_BODY_BYTES = 1 << 20  # Slack and Linear payloads are a few kB; GitHub's rarely reach 1 MiB
+MAX_BODY_BYTES = 1 << 20  # vendor event payloads are a few kB (DESIGN §8 vendors)
 
 
 class BodyTooLarge(Exception):

@@ -38,7 +38,7 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class WebhookChanges:
-    """What one delivery means: changes to one stream (`messages`, not `slack-messages`)."""
+    """What one delivery means: changes to one stream (the stream's short name, e.g. `messages`)."""
 
     stream: str
     changes: Sequence[Change]
@@ -60,7 +60,7 @@ class WebhookHandler(Protocol):
         ...
 
     def handshake(self, payload: Any) -> Mapping[str, Any] | None:
-        """The answer to a vendor handshake (Slack `url_verification`), or None."""
+        """The answer to a vendor handshake (a URL verification challenge), or None."""
         ...
 
     def delivery_id(self, request: WebhookRequest, payload: Any) -> str:
