@@ -5,6 +5,7 @@ serve mid-load, counting lost and duplicated events.
     python -m bench.webhooks                                  # both databases, 1/4/16 senders, 5 s each
     python -m bench.webhooks --backend postgres --senders 16 --seconds 10 --rate 200
     python -m bench.webhooks --kill-only
+    BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench_webhooks python -m bench.webhooks
 
 Each sender POSTs signed Slack `message` deliveries (a new message each, so each must become exactly
 one `message_created` event), back to back or paced to `--rate` deliveries/s in total. Latency is
@@ -58,7 +59,14 @@ def start_serve(url: str) -> tuple[subprocess.Popen[str], str]:
     found = re.search(r"http://127\.0\.0\.1:\d+", line)
     if not found:
         raise SystemExit(f"serve did not start: {line!r}")
-    return proc, found.group(0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # listening once /healthz answers
+        try:
+            if httpx.get(f"{found.group(0)}/healthz").status_code == 200:
+                return proc, found.group(0)
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit("serve never answered /healthz")
 
 
 def delivery(sender: int, n: int) -> tuple[str, bytes]:
