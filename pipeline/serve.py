@@ -117,6 +117,7 @@ def bind(host: str, port: int) -> socket.socket:
         raise ConfigError(
             f"cannot listen on {host}:{port} ({exc.strerror}); pick another with --port"
         ) from None
+    sock.listen(2048)  # connections queue from now on, even before uvicorn accepts them
     return sock
 
 

@@ -1,7 +1,7 @@
 """Webhook inbox (DESIGN §8): `integration_inbox`, and the `skipped` counter on runs.
 
 Revision ID: 0003_webhook_inbox
-Revises: 0001
+Revises: 0003_run_status_stopped
 Create Date: 2026-11-23
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_webhook_inbox"
-down_revision = "0001"
+down_revision = "0003_run_status_stopped"
 branch_labels = None
 depends_on = None
 
@@ -54,9 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("integration_runs", schema=None) as batch_op:
-        batch_op.drop_column("skipped")
-    with op.batch_alter_table("integration_inbox", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_integration_inbox_run_id"))
-        batch_op.drop_index(batch_op.f("ix_integration_inbox_status_id"))
+    op.execute("ALTER TABLE integration_runs DROP COLUMN skipped")  # SQLite 3.35+ and PostgreSQL
+    op.drop_index(op.f("ix_integration_inbox_run_id"), "integration_inbox")
+    op.drop_index(op.f("ix_integration_inbox_status_id"), "integration_inbox")
     op.drop_table("integration_inbox")
