@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schedule", help="run the configured subscriptions on their schedules")
     serve = sub.add_parser("serve", help="receive vendor webhooks (also /healthz, /metrics)")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (0: any)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
         "--no-apply", action="store_true", help="only store deliveries; other serves apply them"
     )
