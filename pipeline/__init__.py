@@ -33,6 +33,8 @@ from pipeline.ports import ChangeSource, EntityLookup
 from pipeline.registry import SourceContext, Stream
 from pipeline.schema import entity_table
 from pipeline.streams import Column, RestStream, ScopeCheckpoint
+from pipeline.webhooks.handler import PayloadError, SignatureError, WebhookChanges, WebhookRequest
+from pipeline.webhooks.signing import check_hmac, check_window
 
 __version__ = "0.2.0"
 
@@ -64,17 +66,23 @@ __all__ = [
     "Page",
     "PageNumberPaginator",
     "PageRequest",
+    "PayloadError",
     "PipelineError",
     "RateLimitedError",
     "Regime",
     "RelayPaginator",
     "RestStream",
     "ScopeCheckpoint",
+    "SignatureError",
     "SourceContext",
     "SourceError",
     "Stream",
     "Sweep",
     "TransientError",
+    "WebhookChanges",
+    "WebhookRequest",
+    "check_hmac",
+    "check_window",
     "connector",
     "entity_table",
 ]

@@ -7,7 +7,7 @@ scope was walked completely in this run, so deletion by absence may run for it (
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -27,6 +27,9 @@ class Change:
     delete_reason: str | None = None
     error: str | None = None
     """Set when the record could not even be keyed or read: a failed run item, nothing written."""
+    is_own_write: bool = False
+    """The connector's own app wrote it (loop prevention, DESIGN §8): counted `skipped`, written
+    nowhere, no event."""
 
     @property
     def is_delete(self) -> bool:
@@ -78,6 +81,11 @@ KEEP_CHECKPOINT: Final = _Keep()
 """A page that does not move the checkpoint says so explicitly (a None would erase it)."""
 
 
+PageExtra = Callable[[Any, Any, Any], None]
+"""`extra(conn, plan, run)`: more statements in a page's transaction, run once the page is
+classified; it may add failed run items to the plan (the webhook inbox marks its deliveries here)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """A page of changes, the checkpoint to store once it is applied, and completed scopes.
@@ -89,6 +97,7 @@ class Page:
     checkpoint: Checkpoint | _Keep
     sweeps: Sequence[Sweep] = ()
     generation: str | None = None
+    extra: PageExtra | None = None
 
     def __post_init__(self) -> None:
         if self.checkpoint is None:

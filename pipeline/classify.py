@@ -47,7 +47,14 @@ class Plan:
     items: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(
-        default_factory=lambda: {"created": 0, "updated": 0, "deleted": 0, "noop": 0, "failed": 0}
+        default_factory=lambda: {
+            "created": 0,
+            "updated": 0,
+            "deleted": 0,
+            "noop": 0,
+            "failed": 0,
+            "skipped": 0,
+        }
     )
 
 
@@ -93,6 +100,9 @@ class Classifier:
         todo: list[tuple[Change, StoredRow | None, str | None]] = []  # digest None: a delete
         for change in changes:
             row = find(change.external_id)
+            if change.is_own_write:
+                self._skipped(plan, change, row, now)
+                continue
             if change.record is None:
                 todo.append((change, row, None))
                 continue
@@ -214,6 +224,14 @@ class Classifier:
             plan, "created", change.external_id, entity_id, version, canonical, digest, changed, now
         )
         return None
+
+    def _skipped(self, plan: Plan, change: Change, row: StoredRow | None, now: datetime) -> None:
+        """A change the connector's own app wrote (DESIGN §8 loop prevention): no write, no event."""
+        plan.counts["skipped"] += 1
+        live = row is not None and not row.is_deleted
+        operation = "deleted" if change.is_delete else "updated" if live else "created"
+        local_id = row.id if row is not None else None
+        self._item(plan, change.external_id, local_id, operation, {}, now, status="skipped")
 
     def _delete(self, plan: Plan, change: Change, row: StoredRow | None, now: datetime) -> None:
         if row is None or row.is_deleted:

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     schedule = sub.add_parser("schedule", help="run due subscriptions (any number of processes)")
     schedule.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on this port")
+    serve = sub.add_parser("serve", help="receive vendor webhooks (also /healthz, /metrics)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (0: any)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--no-apply", action="store_true", help="only store deliveries; other serves apply them"
+    )
     migrate = sub.add_parser("migrate", help="apply the database migrations")
     migrate.add_argument(
         "--generate",
@@ -96,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="sandbox option, e.g. regime=tier3"
+    )
+    sandbox.add_argument(
+        "--webhook-url", help="send the changes made through the sandbox here as signed webhooks"
     )
 
     _add_optional(sub)

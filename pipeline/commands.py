@@ -184,6 +184,18 @@ def cmd_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pipeline.serve import ServeOptions, Service, bind, describe
+    from pipeline.webhooks import webhook_connectors
+
+    engine = open_engine(args)
+    sock = bind(args.host, args.port)
+    print(describe(args.host, sock.getsockname()[1], webhook_connectors()), flush=True)
+    Service(engine, ServeOptions(apply=not args.no_apply)).run(sock)
+    print("stopped")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     if args.generate:
         with tempfile.TemporaryDirectory() as scratch:
@@ -211,6 +223,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         print(f"{args.connector} sandbox on {url} (seed {seed}, token {module.TOKEN})", flush=True)
 
+    if args.webhook_url:
+        options["webhook_url"] = args.webhook_url
     module.serve(port=args.port, seed=seed, host=args.host, on_ready=ready, **options)
     return 0
 

@@ -25,7 +25,16 @@ from pipeline.errors import redact
 from pipeline.leases import is_dead_here
 from pipeline.tables import run_items, runs
 
-COUNTERS = ("records_found", "created", "updated", "deleted", "noop", "failed", "pages")
+COUNTERS = (
+    "records_found",
+    "created",
+    "updated",
+    "deleted",
+    "noop",
+    "failed",
+    "skipped",
+    "pages",
+)
 CALL_COUNTERS = ("api_calls", "rate_limited", "retries")
 _ALL_COUNTERS = frozenset(COUNTERS + CALL_COUNTERS)
 log = logging.getLogger("pipeline.run")

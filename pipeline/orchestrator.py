@@ -98,6 +98,7 @@ class Orchestrator:
         self.leases = LeaseStore(engine)
         self.checkpoints = SqlCheckpoints()
         self.outbox = OutboxWriter(notify=notify)
+        self._made: dict[tuple[str, str, str], Sink] = {}
 
     def run(
         self,
@@ -108,7 +109,7 @@ class Orchestrator:
     ) -> Run:
         """One run: lease, pages, final status. Returns the run as recorded."""
         options = options or RunOptions()
-        sink = self.sinks(stream.table, sub.tenant_id, stream.provider)
+        sink = self._sink(stream, sub.tenant_id)
         watch = LeaseWatch()  # a lease the heartbeat finds lost stops the source's vendor calls
         source = source or stream.open_source(
             SourceContext(  # bad settings fail here: nothing written
@@ -136,6 +137,15 @@ class Orchestrator:
         finally:
             self.leases.release(lease)
         return run
+
+    def _sink(self, stream: Stream, tenant_id: str) -> Sink:
+        """One sink per table and tenant: its compiled statements serve every later run (webhook
+        runs are many and small)."""
+        key = (stream.table.name, tenant_id, stream.provider)
+        sink = self._made.get(key)
+        if sink is None:
+            sink = self._made[key] = self.sinks(stream.table, tenant_id, stream.provider)
+        return sink
 
     def _acquire(self, run: Run, options: RunOptions) -> Lease | None:
         lease, holder = self.leases.acquire(
@@ -266,6 +276,8 @@ class PageTransaction:
                 plan.counts["noop"] += duplicates
                 data = self.sink.read_data(conn, [p.change.external_id for p in pending])
                 self.classifier.diff_pending(plan, pending, data, now)
+                if page.extra is not None:
+                    page.extra(conn, plan, self.run)
                 step("classify", number)
                 self.sink.write(conn, plan.upserts, plan.tombstones, plan.rehashes)
                 step("write", number)

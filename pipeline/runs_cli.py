@@ -120,7 +120,21 @@ def show_run(args: argparse.Namespace, engine: Engine) -> int:
             print(line)
     if len(items) > limit:
         print(f"… more items: show them with --limit {limit * 10}")
+    print_deliveries(engine, row["id"])
     return 0
+
+
+def print_deliveries(engine: Engine, run_id: str) -> None:
+    """A webhook run: the inbox deliveries it applied, failed ones first, with their errors."""
+    from pipeline.webhooks.inbox import deliveries_of_run
+
+    deliveries = deliveries_of_run(engine, run_id)
+    if deliveries:
+        print()
+        print(f"webhook deliveries ({len(deliveries)}):")
+    for d in deliveries:
+        error = f"  {d['error']}" if d["error"] else ""
+        print(f"  delivery {d['connector']} {d['delivery_id']} {d['status']}{error}")
 
 
 def run_lines(r: dict[str, Any]) -> list[str]:

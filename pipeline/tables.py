@@ -85,6 +85,7 @@ runs = sa.Table(
     sa.Column("deleted", sa.Integer, nullable=False, server_default="0"),
     sa.Column("noop", sa.Integer, nullable=False, server_default="0"),
     sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
     sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
     sa.Column("api_calls", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rate_limited", sa.Integer, nullable=False, server_default="0"),
@@ -153,9 +154,37 @@ outbox_offsets = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
 )
 
+INBOX_STATUSES = ("pending", "applied", "failed")
+
+inbox = sa.Table(
+    "integration_inbox",
+    metadata,
+    sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(128), nullable=False),
+    sa.Column("connector", sa.String(64), nullable=False),
+    sa.Column("stream", sa.String(64), nullable=False),
+    sa.Column("delivery_id", sa.String(255), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("claimed_by", sa.String(255), nullable=True),
+    sa.Column("claimed_until", Timestamp, nullable=True),
+    sa.Column("applied_at", Timestamp, nullable=True),
+    sa.Column("run_id", sa.String(36), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.UniqueConstraint("tenant_id", "connector", "delivery_id"),
+    sa.CheckConstraint(f"status IN {INBOX_STATUSES!r}", name="status"),
+    sa.Index(None, "status", "id"),
+    sa.Index(None, "run_id"),
+    sqlite_autoincrement=True,
+)
+"""Webhook deliveries (DESIGN §8): the raw body, committed before the vendor gets its 2xx."""
+
 __all__ = [
+    "INBOX_STATUSES",
     "RUN_STATUSES",
     "event_outbox",
+    "inbox",
     "leases",
     "outbox_offsets",
     "outbox_txid",

@@ -6,6 +6,7 @@ from connectors.slack.client import page_limit, slack
 from connectors.slack.models import Channel, Message, User
 from connectors.slack.streams import open_messages
 from connectors.slack.tables import slack_channels, slack_messages, slack_users
+from connectors.slack.webhooks import SlackWebhooks
 from pipeline import CursorPaginator, RestStream, ScopeCheckpoint, Stream
 
 messages = slack.add(
@@ -49,3 +50,4 @@ class Users(RestStream[User]):
 
 channels = Channels
 users = Users
+slack.webhook = SlackWebhooks()  # POST /webhooks/slack: the Events API (webhooks.py)

@@ -54,14 +54,15 @@ class Message(BaseModel):
     def _flatten(cls, raw: Any) -> Any:
         if not isinstance(raw, dict):
             return raw
-        edited = raw.get("edited") or {}
-        thread_ts, ts = raw.get("thread_ts"), raw.get("ts")
-        return {
-            **raw,
-            "edited_ts": edited.get("ts"),
-            "edited_by": edited.get("user"),
-            "is_reply": thread_ts is not None and thread_ts != ts,
-        }
+        flat = dict(raw)
+        # Only what the record carries is set: a sparse webhook record (vendors.md §1.7) leaves
+        # the rest unset, and the engine keeps the stored values of unset fields.
+        if raw.get("thread_ts") is not None:
+            flat["is_reply"] = raw["thread_ts"] != raw.get("ts")
+        if "edited" in raw:
+            edited = raw["edited"] or {}
+            flat.update(edited_ts=edited.get("ts"), edited_by=edited.get("user"))
+        return flat
 
     _ts = field_validator("ts", "thread_ts", "edited_ts", "latest_reply")(check_ts)
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
+
+from pipeline import ConfigError
 
 from .app import REAL_HTTP, TOKEN, SandboxApp, SimulatedTimeout
 from .control import snapshot
@@ -163,6 +166,16 @@ def start_in_thread(
     return f"http://{host}:{server.server_address[1]}", stop
 
 
+def signing_secret() -> str:
+    """The secret deliveries are signed with: `pipeline serve` checks them with the same one."""
+    secret = os.environ.get("SLACK_SIGNING_SECRET")
+    if not secret:
+        raise ConfigError(
+            "--webhook-url signs deliveries with $SLACK_SIGNING_SECRET: set it (the same for serve)"
+        )
+    return secret
+
+
 def serve(
     port: int = 0,
     seed: int = 0,
@@ -170,12 +183,15 @@ def serve(
     regime: str = "tier3",
     *,
     on_ready: Callable[[str], None] | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
     **sizes: Any,
 ) -> None:
     """Serve a seeded sandbox until interrupted (`pipeline sandbox slack --port N --seed S`).
 
     `on_ready(url)` is called with the root URL once the socket listens; the API is at <url>/api/
-    and the token is `TOKEN`.
+    and the token is `TOKEN`. With `webhook_url`, changes are POSTed there as signed Events API
+    deliveries (`events.py`).
     """
     started = time.time()
     # A served sandbox lives in real time (from DEFAULT_NOW on), so its rate budgets refill.
@@ -183,6 +199,10 @@ def serve(
         seed, regime=regime, clock=lambda: DEFAULT_NOW + time.time() - started, **sizes
     )
     server = make_server(sandbox.app, host, port)
+    if webhook_url:  # every change made through the API is also sent as an Events API delivery
+        from .events import EventSender
+
+        EventSender(sandbox.workspace, webhook_url, webhook_secret or signing_secret())
     try:
         if on_ready is not None:
             on_ready(f"http://{host}:{server.server_address[1]}")

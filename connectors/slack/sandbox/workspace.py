@@ -86,6 +86,10 @@ class SandboxClock:
         return float(value)  # type: ignore[arg-type]
 
 
+Observer = Callable[[str, str, "Message | None", "Message | None"], None]
+"""`observer(kind, channel, before, after)`, kind one of posted, changed, deleted, reacted."""
+
+
 class Content(Protocol):
     """Renders seeded messages on demand (implemented by `content.SeededContent`)."""
 
@@ -150,6 +154,7 @@ class Workspace:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.deleted_channels: dict[str, float] = {}
+        self.observers: list[Observer] = []  # told of every message change (events.py)
         self.reaction_users_max = 50  # `users` is truncated beyond this, `count` is not (§1.3)
         self.limit_required_above = 1000  # users.list limit=0 fails above this team size (§6.2.10)
 
@@ -287,7 +292,18 @@ class Workspace:
         else:
             self._attach_reply(ch, parent, us, msg, broadcast)
         ch.overlay[us] = msg
-        return self._copy(ch, us)
+        posted = self._copy(ch, us)
+        if self.observers:
+            self._notify("posted", ch, None, posted)
+            if parent is not None:  # the parent's thread fields moved
+                self._notify("changed", ch, None, self._copy(ch, parent))
+        return posted
+
+    def _notify(
+        self, kind: str, ch: Channel, before: Message | None, after: Message | None
+    ) -> None:
+        for observer in self.observers:
+            observer(kind, ch.id, before, after)
 
     def reply(self, channel_id: str, thread_ts: str, text: str, **kwargs: Any) -> Message:
         """Reply in a thread (any age; §6.2.8). `broadcast=True` makes a `thread_broadcast`."""
@@ -329,14 +345,19 @@ class Workspace:
         msg = self.materialize(ch, us)
         if msg.get("subtype") == "tombstone":
             raise SlackError("cant_update_message")
+        before = self._copy(ch, us) if self.observers else None
         editor = user or msg.get("user") or self.bot_user_id
         msg.update(text=text, blocks=rich_text(text))
         msg["edited"] = {"user": editor, "ts": format_ts(self.clock.now_us())}
-        return self._copy(ch, us)
+        after = self._copy(ch, us)
+        if self.observers:
+            self._notify("changed", ch, before, after)
+        return after
 
     def delete(self, channel_id: str, ts: str) -> None:
         """Delete a message: it vanishes, or a parent with replies becomes a tombstone (§1.4)."""
         ch, us = self.locate(channel_id, ts)
+        before, parent = self._copy(ch, us) if self.observers else None, ch.parent_of.get(us)
         if us in ch.parent_of:
             self._delete_reply(ch, us)
         elif ch.threads.get(us):
@@ -345,6 +366,18 @@ class Workspace:
             ch.drop_from_timeline(us)
             ch.overlay.pop(us, None)
         ch.deleted[us] = self.now
+        if self.observers:
+            self._notify_deleted(ch, us, before, parent)
+
+    def _notify_deleted(
+        self, ch: Channel, us: int, before: Message | None, parent: int | None
+    ) -> None:
+        if self.exists(ch, us):  # a parent with replies left: now a tombstone (§1.4)
+            self._notify("changed", ch, before, self._copy(ch, us))
+        else:
+            self._notify("deleted", ch, before, None)
+        if parent is not None and self.exists(ch, parent):
+            self._notify("changed", ch, None, self._copy(ch, parent))
 
     def _tombstone(self, ch: Channel, us: int) -> None:
         old = self.base(ch, us)
@@ -388,7 +421,10 @@ class Workspace:
         else:
             entry["users"].append(user)
             entry["count"] += 1
-        return self._copy(ch, us)
+        after = self._copy(ch, us)
+        if self.observers:
+            self._notify("reacted", ch, {"reaction": name, "user": user}, after)
+        return after
 
     def unreact(self, channel_id: str, ts: str, name: str, *, user: str | None = None) -> Message:
         """Remove one user's reaction (`no_reaction` if they had none)."""
@@ -404,7 +440,10 @@ class Workspace:
             msg["reactions"].remove(entry)
         if not msg["reactions"]:
             del msg["reactions"]
-        return self._copy(ch, us)
+        after = self._copy(ch, us)
+        if self.observers:
+            self._notify("unreacted", ch, {"reaction": name, "user": user}, after)
+        return after
 
     # -- channel and user operations (§6.2.10) -------------------------------------------------
 

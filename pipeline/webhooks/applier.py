@@ -1,0 +1,193 @@
+"""Applying the webhook inbox (DESIGN §8): each batch of a subscription's deliveries is one run.
+
+The applier claims a subscription's pending deliveries, opens a run of that subscription whose
+source is the inbox, and applies them as one page through the same page transaction as polling
+(lease and fencing, hash gate, diff, tombstones, run items, events). The deliveries are marked
+applied, or failed with their error, inside that transaction; the checkpoint is left as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pipeline.changes import KEEP_CHECKPOINT, Change, Checkpoint, Page
+from pipeline.classify import Plan
+from pipeline.db import as_utc
+from pipeline.errors import redact
+from pipeline.http.clock import Clock
+from pipeline.leases import holder_is_gone, new_owner
+from pipeline.ledger import Run
+from pipeline.metrics import observe_run
+from pipeline.orchestrator import Orchestrator, RunOptions
+from pipeline.registry import get_stream
+from pipeline.subscriptions import Subscription
+from pipeline.tables import leases
+from pipeline.webhooks import inbox
+from pipeline.webhooks.handler import PayloadError, WebhookHandler
+from pipeline.webhooks.registry import webhook_handler
+from pipeline.webhooks.subscriptions import find_subscription
+
+log = logging.getLogger("pipeline.serve")
+SUBSCRIPTION_TTL_S = 5.0
+
+
+class InboxSource:
+    """A change source over one subscription's pending deliveries: one page, then done."""
+
+    def __init__(
+        self, engine: Engine, handler: WebhookHandler, key: inbox.InboxKey, limit: int
+    ) -> None:
+        self.engine, self.handler, self.key, self.limit = engine, handler, key, limit
+        self.deliveries: list[inbox.Delivery] = []
+
+    def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
+        self.deliveries = inbox.pending(self.engine, self.key, self.limit)
+        if not self.deliveries:
+            return
+        mapped = [(d, self.changes_of(d)) for d in self.deliveries]
+        changes = fold([c for _, found in mapped for c in found])
+        # a webhook run never moves the poll's checkpoint
+        yield Page(changes, KEEP_CHECKPOINT, extra=Outcomes(mapped).record)
+
+    def changes_of(self, delivery: inbox.Delivery) -> Sequence[Change]:
+        """The delivery's changes; one that cannot be read becomes a failed item naming it."""
+        try:
+            found = self.handler.changes(orjson.loads(delivery.body))
+        except (PayloadError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            return [Change.invalid(unreadable(delivery), redact(f"{type(exc).__name__}: {exc}"))]
+        if found is None or found.stream != self.key.stream:
+            error = f"the payload no longer maps to stream {self.key.stream!r}"
+            return [Change.invalid(unreadable(delivery), error)]
+        return found.changes
+
+    def api_calls(self) -> Mapping[str, int]:
+        return {}
+
+
+def unreadable(delivery: inbox.Delivery) -> str:
+    return f"delivery:{delivery.delivery_id}"[:255]
+
+
+def fold(changes: Sequence[Change]) -> list[Change]:
+    """One change per entity, in delivery order: an upsert after an upsert of the same entity is
+    laid over it (absent keys keep the earlier values, as they would keep stored ones); a delete,
+    or anything after a delete, replaces what came before."""
+    folded: dict[str, Change] = {}
+    for change in changes:
+        before = folded.pop(change.external_id, None)
+        if before is not None and before.record is not None and change.record is not None:
+            record = {**before.record, **change.record}
+            folded[change.external_id] = replace(change, record=record)
+        else:
+            folded[change.external_id] = change
+    return list(folded.values())
+
+
+class Outcomes:
+    """The page hook: marks each delivery applied, or failed with its error (DESIGN §8)."""
+
+    def __init__(self, mapped: Sequence[tuple[inbox.Delivery, Sequence[Change]]]) -> None:
+        self.mapped = mapped
+
+    def record(self, conn: Connection, plan: Plan, run: Run) -> None:
+        failed = {i["external_id"]: i["error"] for i in plan.items if i["status"] == "failed"}
+        outcomes: list[tuple[int, str | None]] = []
+        for delivery, found in self.mapped:
+            errors = [failed[c.external_id] for c in found if c.external_id in failed]
+            outcomes.append((delivery.id, errors[0] if errors else None))
+        inbox.mark(conn, outcomes, run.id, run_now(plan, run))
+
+
+def run_now(plan: Plan, run: Run) -> datetime:
+    """The page's time: its items carry it; a page of noops only has the run's start."""
+    return plan.items[0]["created_at"] if plan.items else run.started_at
+
+
+class Applier:
+    """Applies pending deliveries, one run per subscription batch; several may share a database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock | None = None,
+        batch_size: int = 500,
+        claim_ttl_s: float = 60.0,
+        lease_ttl_s: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.orchestrator = Orchestrator(engine, clock)
+        self.clock = self.orchestrator.clock
+        self.owner = new_owner()
+        self.batch_size, self.claim_ttl_s, self.lease_ttl_s = batch_size, claim_ttl_s, lease_ttl_s
+        self._subscriptions: dict[inbox.InboxKey, tuple[float, Subscription]] = {}
+
+    def apply_pending(self) -> list[Run]:
+        """Apply every delivery that is pending and not claimed by another applier."""
+        done: list[Run] = []
+        while True:
+            now = self.clock.now()
+            key = inbox.claim(self.engine, self.owner, now, self.claim_ttl_s, self.batch_size)
+            if key is None:
+                return done
+            run = self.apply(key)
+            if run is not None:
+                done.append(run)
+
+    def apply(self, key: inbox.InboxKey) -> Run | None:
+        """One run over the subscription's pending deliveries (None: its lease is busy)."""
+        handler = webhook_handler(key.connector)
+        stream = get_stream(f"{key.connector}-{key.stream}")
+        sub = self.subscription(key)
+        if handler is None or self.lease_busy(sub.id):
+            inbox.release(self.engine, key, self.owner, self.clock.now() + timedelta(seconds=1))
+            return None
+        source = InboxSource(self.engine, handler, key, self.batch_size)
+        options = RunOptions(lease_ttl_s=self.lease_ttl_s, owner=self.owner)
+        run = self.orchestrator.run(stream, sub, source, options)
+        if not source.deliveries:
+            log.debug("webhook run %s found nothing pending", run.id)
+        observe_run(stream.full_name, stream.connector, run)
+        if run.status not in ("failed", "lost_lease"):
+            inbox.release(self.engine, key, self.owner)  # else the claim's expiry is the backoff
+        return run
+
+    def subscription(self, key: inbox.InboxKey) -> Subscription:
+        """The key's subscription, looked up again after `SUBSCRIPTION_TTL_S` (config changes)."""
+        found = self._subscriptions.get(key)
+        if found is None or time.monotonic() - found[0] > SUBSCRIPTION_TTL_S:
+            sub = find_subscription(self.engine, key.tenant_id, key.connector, key.stream)
+            found = self._subscriptions[key] = (time.monotonic(), sub)
+        return found[1]
+
+    def lease_busy(self, subscription_id: str) -> bool:
+        """A poll (or another applier) holds the subscription: try again in a second, no run row."""
+        query = sa.select(leases.c.owner, leases.c.leased_until).where(
+            leases.c.subscription_id == subscription_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or row[0] == self.owner:
+            return False
+        return not holder_is_gone(row[0], as_utc(row[1]), self.clock.now())
+
+    def run_forever(
+        self, wake: threading.Event, stop: threading.Event, idle_s: float = 1.0
+    ) -> None:
+        """Apply as deliveries arrive (`wake`), and every `idle_s` for expired claims, until `stop`."""
+        while not stop.is_set():
+            wake.clear()
+            try:
+                self.apply_pending()
+            except Exception as exc:  # noqa: BLE001  (a database outage: log, keep serving, retry)
+                log.error("webhook applier: %s", redact(f"{type(exc).__name__}: {exc}"))
+                stop.wait(idle_s)
+            wake.wait(idle_s)
