@@ -15,6 +15,7 @@ from .faults import Call, Fault, Faults
 from .limits import Limits, LimitSettings
 from .seed import DEFAULT_REPOS, bulk_seed, seed_world
 from .server import (
+    DEFAULT_SEED,
     IN_PROCESS_URL,
     PortInUseError,
     Sandbox,
@@ -29,6 +30,7 @@ from .world import Comment, Issue, NotFound, World
 __all__ = [
     "DEFAULT_NOW",
     "DEFAULT_REPOS",
+    "DEFAULT_SEED",
     "IN_PROCESS_URL",
     "TOKEN",
     "Call",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from pipeline import FakeClock
+from pipeline.testing import FakeClock
 
 DEFAULT_NOW = 1767225600.0  # 2026-01-01T00:00:00Z, the start of pipeline's FakeClock
 

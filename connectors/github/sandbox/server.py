@@ -7,7 +7,6 @@ control operation. Fast tests hand `sandbox.transport()` to the connector; wire 
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
 
-from pipeline import FakeClock
+from pipeline.testing import FakeClock
 
 from .app import REAL_HTTP, TOKEN, SandboxApp, SimulatedTimeout
 from .clock import DEFAULT_NOW, ClockLike, SandboxClock
@@ -31,6 +30,8 @@ from .webhooks import WebhookSender, attach
 from .world import Comment, Issue
 
 IN_PROCESS_URL = "http://github.sandbox"
+DEFAULT_SEED = 1
+"""`--sandbox` and `pipeline sandbox github` serve the same repos unless told otherwise."""
 
 
 class SandboxTransport(httpx.WSGITransport):
@@ -56,7 +57,7 @@ class Sandbox:
 
     def __init__(
         self,
-        seed: int = 1,
+        seed: int = DEFAULT_SEED,
         clock: ClockLike | SandboxClock | None = None,
         *,
         token: str = TOKEN,
@@ -200,7 +201,7 @@ class Sandbox:
         return snapshot(self.world)
 
 
-def in_process_settings(seed: int = 1) -> dict[str, Any]:
+def in_process_settings(seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """Settings pointing a connector at a seeded in-process sandbox on a shared `FakeClock`."""
     clock = FakeClock(datetime.fromtimestamp(DEFAULT_NOW, UTC))
     sandbox = Sandbox(seed, clock)
@@ -261,13 +262,19 @@ def start_in_thread(
 
 
 def serve(
-    port: int, seed: int = 1, host: str = "127.0.0.1", webhook_url: str | None = None
+    port: int,
+    seed: int = DEFAULT_SEED,
+    host: str = "127.0.0.1",
+    webhook_url: str | None = None,
+    *,
+    on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve a seeded sandbox until interrupted (`pipeline sandbox github --port N`).
 
-    Binds first, then prints one line with the URL and the token. A served sandbox lives in
-    real time (from 2026-01-01 on), so its rate windows refill by themselves. A busy port raises
-    `PortInUseError` whose message is one line.
+    Binds first, then announces itself: `on_ready(url)` when given, else one printed line with
+    the URL and the token. A served sandbox lives in real time (from 2026-01-01 on), so its rate
+    windows refill by themselves. A busy port raises `PortInUseError`, whose message is one line.
+    With `webhook_url`, every change made through the control plane is delivered there, signed.
     """
     sandbox = Sandbox(seed, SandboxClock.real_time())
     server = make_server(sandbox.app, host, port)
@@ -275,16 +282,13 @@ def serve(
     if webhook_url:
         attach(sandbox, webhook_url, root=root)
     try:
-        print(
-            f"GitHub sandbox on http://{host}:{server.server_address[1]} (seed {seed}); "
-            f"token {sandbox.token}",
-            flush=True,
-        )
+        if on_ready is not None:
+            on_ready(root)
+        else:
+            hooks = f"; webhooks to {webhook_url}" if webhook_url else ""
+            print(
+                f"GitHub sandbox on {root} (seed {seed}); token {sandbox.token}{hooks}", flush=True
+            )
         server.serve_forever()
     finally:
         server.server_close()
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex((host, port)) != 0

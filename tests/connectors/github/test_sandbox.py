@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from connectors.github.sandbox import Sandbox, iso, parse_iso
-from pipeline import FakeClock
+from pipeline.testing import FakeClock
 
 REPO = "octo-org/widgets"
 ISSUES = f"/repos/{REPO}/issues"
