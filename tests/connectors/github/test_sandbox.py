@@ -446,3 +446,12 @@ def test_sandbox_shares_the_clients_fake_clock() -> None:
     assert sandbox.now == clock.now().timestamp() and sandbox.http_clock is clock
     sandbox.advance(5)
     assert clock.now().timestamp() == sandbox.now
+
+
+def test_concurrency_cap_is_a_secondary_limit(sandbox: Sandbox, http: httpx.Client) -> None:
+    sandbox.set_limits(concurrency=0)  # every request is over the cap
+
+    limited = http.get(f"{ISSUES}/1")
+
+    assert limited.status_code == 403 and limited.headers["retry-after"] == "60"
+    assert "secondary rate limit" in limited.json()["message"]
