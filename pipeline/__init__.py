@@ -20,7 +20,7 @@ from pipeline.errors import (
     SourceError,
     TransientError,
 )
-from pipeline.http import ApiKey, BearerToken, Clock, HttpClient, Regime
+from pipeline.http import ApiKey, BearerToken, Clock, HttpClient, Regime, RetryPolicy
 from pipeline.http.paginators import (
     CursorPaginator,
     LinkPaginator,
@@ -69,6 +69,7 @@ __all__ = [
     "Regime",
     "RelayPaginator",
     "RestStream",
+    "RetryPolicy",
     "ScopeCheckpoint",
     "SourceContext",
     "SourceError",

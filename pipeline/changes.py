@@ -7,7 +7,7 @@ scope was walked completely in this run, so deletion by absence may run for it (
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -67,6 +67,8 @@ class Sweep:
     reason: str = "absent"
     generation: str | None = None
     written_before: datetime | None = None
+    confirm: Callable[[Sequence[str]], Mapping[str, str | None]] | None = None
+    """Asks the vendor about the absent ids (past the guard): a delete reason each, None to keep."""
 
 
 class _Keep:
