@@ -155,6 +155,7 @@ class SandboxApp:
                 self.limits.spend(key, self.world.now)
             response.headers += [*self._common_headers(), *self.limits.headers(key, self.world.now)]
             self.metrics.statuses[str(response.status)] += 1
+            self.metrics.not_modified += response.status == 304
             self.metrics.bytes_served += len(response.body)
             self._journal(call, params, environ, response.status)
         return response
