@@ -18,6 +18,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
 
+from pipeline import ConfigError
 from pipeline.testing import FakeClock
 
 from .app import REAL_HTTP, TOKEN, SandboxApp, SimulatedTimeout
@@ -228,8 +229,8 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = False  # a busy port must fail, not be shared
 
 
-class PortInUseError(OSError):
-    """The port is taken; the message is the one line to print."""
+class PortInUseError(ConfigError):
+    """The port is taken: the CLI prints the message as one line and exits 2 (DESIGN §5)."""
 
 
 def make_server(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> _ThreadingServer:
