@@ -20,7 +20,7 @@ from pipeline.errors import (
     SourceError,
     TransientError,
 )
-from pipeline.http import ApiKey, BearerToken, Clock, HttpClient, Regime
+from pipeline.http import ApiKey, BearerToken, Clock, HttpClient, Regime, RetryPolicy
 from pipeline.http.paginators import (
     CursorPaginator,
     LinkPaginator,
@@ -72,6 +72,7 @@ __all__ = [
     "Regime",
     "RelayPaginator",
     "RestStream",
+    "RetryPolicy",
     "ScopeCheckpoint",
     "SignatureError",
     "SourceContext",

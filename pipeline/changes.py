@@ -70,6 +70,8 @@ class Sweep:
     reason: str = "absent"
     generation: str | None = None
     written_before: datetime | None = None
+    confirm: Callable[[Sequence[str]], Mapping[str, str | None]] | None = None
+    """Asks the vendor about the absent ids (past the guard): a delete reason each, None to keep."""
 
 
 class _Keep:

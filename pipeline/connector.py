@@ -25,7 +25,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
-from pipeline.http import BearerToken, HttpClient, Regime, RequestBudget
+from pipeline.http import BearerToken, HttpClient, Regime, RequestBudget, RetryPolicy
+from pipeline.http.client import Rejected
 from pipeline.registry import (
     SourceContext,
     Stream,
@@ -87,6 +88,9 @@ class Connector:
     home: Path | None = None
     """The connector package's folder (its migrations live in `migrations/versions/` there)."""
     streams: list[Stream] = field(default_factory=list)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry: RetryPolicy | None = None
+    rejected: Rejected | None = None
 
     def stream(self, cls: type[S]) -> type[S]:
         """Class decorator: declare a `RestStream` subclass as a stream of this connector."""
@@ -128,6 +132,9 @@ class Connector:
             max_wait_s=config.max_wait_s,
             clock=settings.get("http_clock") or ctx.clock,
             check=self.check,
+            rejected=self.rejected,
+            retry=self.retry,
+            headers=self.headers,
             on_wait=ctx.on_wait,
             transport=settings.get("transport"),
             buckets=settings.get("buckets"),
@@ -164,11 +171,16 @@ def connector(
     sandbox: str | None = None,
     migrations: Path | str | None = None,
     description: str = "",
+    headers: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    rejected: Rejected | None = None,
 ) -> Connector:
     """Declare a connector (once per vendor package) and register it.
 
     `migrations` is the connector's Alembic version location; by default the `migrations/versions`
-    folder next to the calling module, when there is one.
+    folder next to the calling module, when there is one. `headers` go on every request;
+    `retry` replaces the default `RetryPolicy`; `rejected(response, now)` reads non-2xx answers
+    first (see `HttpClient`).
     """
     found = Path(migrations) if migrations is not None else _migrations_beside_caller()
     made = Connector(
@@ -183,6 +195,7 @@ def connector(
         found,
         description,
     )
+    made.headers, made.retry, made.rejected = dict(headers or {}), retry, rejected
     return register_connector(made)
 
 

@@ -324,7 +324,10 @@ class PageTransaction:
                 self.run.guarded += 1
                 log.warning(message)
                 continue
-            deletes.extend(Change.delete(k, sweep.reason) for k in absent)
+            reasons = (
+                sweep.confirm(absent) if sweep.confirm else dict.fromkeys(absent, sweep.reason)
+            )
+            deletes.extend(Change.delete(k, r) for k in absent if (r := reasons.get(k)))
         return deletes
 
     def record_items(self, conn: Connection, page: Page, plan: Plan) -> None:

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import NoneType, UnionType
 from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin
 
@@ -98,6 +99,9 @@ class RestStream(Generic[M]):
     """A full listing (deletion by absence) every N runs (int) or a duration; None: only on demand."""
     delete_reason: ClassVar[str] = "absent"
     budget_key: ClassVar[str | None] = None
+    conditional: ClassVar[bool] = False
+    """Send `If-None-Match` with the ETag of the last incremental walk that was one page (same
+    request): a 304 ends the walk with nothing to do (an idle poll costs one cheap call)."""
     table: ClassVar[sa.Table]
 
     def __init__(self, client: HttpClient, config: ConnectorConfig, context: SourceContext) -> None:
@@ -135,6 +139,11 @@ class RestStream(Generic[M]):
         """The record as stored: add its scope or flatten it here (default: unchanged)."""
         return record
 
+    def confirm_absent(self, scope: str, external_ids: Sequence[str]) -> Mapping[str, str | None]:
+        """Records a complete walk did not see, past the guard: the `delete_reason` of each, or
+        None to keep it (ask the vendor here, e.g. a direct GET answering 410). Default: all go."""
+        return dict.fromkeys(external_ids, self.delete_reason)
+
     # -- the walk (framework) --------------------------------------------------------------------
 
     def api_calls(self) -> Mapping[str, int]:
@@ -171,17 +180,27 @@ class ScopeWalk:
 
     def pages(self) -> Iterator[Page]:
         request, walk = self.start()
+        first = "request" not in walk
         while True:
+            validator = self.validator(request, walk) if first else None
             response = self.s.client.request(
                 self.s.method,
                 request.path,
                 params={k: v for k, v in request.params.items() if v is not None} or None,
                 json=request.json,
                 budget_key=self.s.budget_key or self.s.path,
+                headers=validator,
+                expect=(304,) if validator else (),
             )
+            if response.status_code == 304:  # unchanged since the remembered one-page walk
+                yield self.page([], walk, None)
+                return
             body = _json(response)
             records = self.records(body)
             following = self.s.paginator.next(request, response, body)
+            if first:
+                self.remember(request, response, walk, following)
+                first = False
             if following is not None and not records:
                 raise MalformedPageError("an empty page that says more pages follow")
             changes = self.changes(records)
@@ -189,6 +208,28 @@ class ScopeWalk:
             if following is None:
                 return
             request = following
+
+    def validator(self, request: PageRequest, walk: Mapping[str, Any]) -> dict[str, str] | None:
+        """`If-None-Match` for an incremental walk's first request, when its ETag is known."""
+        known = self.stored.get("etag")
+        if not self.s.conditional or walk["full"] or not known:
+            return None
+        return {"If-None-Match": known["etag"]} if known["request"] == request.state() else None
+
+    def remember(
+        self,
+        request: PageRequest,
+        response: httpx.Response,
+        walk: Mapping[str, Any],
+        following: PageRequest | None,
+    ) -> None:
+        """Keep the ETag of a one-page incremental walk (a longer walk's first page can stay the
+        same while a later page changes, so its ETag proves nothing)."""
+        etag = response.headers.get("etag")
+        if self.s.conditional and etag and not walk["full"] and following is None:
+            self.stored["etag"] = {"request": request.state(), "etag": etag}
+        else:
+            self.stored.pop("etag", None)
 
     def start(self) -> tuple[PageRequest, dict[str, Any]]:
         walk = self.stored.get("walk")
@@ -281,6 +322,7 @@ class ScopeWalk:
                 reason=self.s.delete_reason,
                 generation=walk["generation"],
                 written_before=datetime.fromisoformat(walk["started"]),
+                confirm=partial(self.s.confirm_absent, self.scope),
             )
         ]
 

@@ -1,1 +1,7 @@
-"""GitHub: `github-issues`, `github-comments` (DESIGN §7; vendors.md §4.1)."""
+"""GitHub: `github-issues` (issues and pull requests) and `github-comments` (DESIGN §7;
+vendors.md §4.1). Config: `repos = ["owner/name", …]`; token from `GITHUB_TOKEN` or `token_env`."""
+
+from connectors.github.client import github
+from connectors.github.streams import Comments, Issues
+
+__all__ = ["Comments", "Issues", "github"]

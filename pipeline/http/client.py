@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ log = logging.getLogger("pipeline.http")
 WaitReason = Literal["rate_budget", "retry_after", "backoff"]
 OnWait = Callable[[float, str], None]
 Check = Callable[[httpx.Response], None]
+Rejected = Callable[[httpx.Response, datetime], Exception | None]
 
 CURRENT_CALL: ContextVar[str | None] = ContextVar("current_call", default=None)
 """The vendor method (or path) being requested; `on_wait` listeners read it to say what waits."""
@@ -67,6 +68,8 @@ class HttpClient:
 
     `check(response)` runs after every 2xx, for vendors that report errors inside the body (an
     `ok: false`); a `TransientError` or `RateLimitedError` it raises is retried like any other.
+    `rejected(response, now)` reads a non-2xx answer first and may return the error it means (a
+    vendor whose rate limit is a 403); None falls back to the status mapping.
     Not thread-safe: one client per run.
     """
 
@@ -82,6 +85,7 @@ class HttpClient:
         max_wait_s: float | None = None,
         clock: Clock | None = None,
         check: Check | None = None,
+        rejected: Rejected | None = None,
         on_wait: OnWait | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout = 30.0,
@@ -95,6 +99,7 @@ class HttpClient:
         self.max_wait_s = max_wait_s
         self.clock: Clock = clock or SystemClock()
         self.check = check
+        self.rejected = rejected
         self.on_wait = on_wait
         self.stats = CallStats()
         self._auth = auth
@@ -116,20 +121,23 @@ class HttpClient:
         data: Mapping[str, Any] | None = None,
         json: Any = None,
         budget_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: Collection[int] = (),
     ) -> httpx.Response:
         """Send `method path` until it succeeds or the policy gives up.
 
         `budget_key` picks the token bucket (e.g. the vendor method name) from `buckets`, or from
-        `regime` on first use; a key with neither has no rate budget.
+        `regime` on first use; a key with neither has no rate budget. A status in `expect` (a 304
+        to a conditional request, a 410 to a confirming GET) is returned, not raised.
         """
         if self._auth is not None:
             _ = self._auth.token  # a missing token fails now, before any budget is spent
-        send = dict(params=params, data=data, json=json)
+        send = dict(params=params, data=data, json=json, headers=headers)
         CURRENT_CALL.set(budget_key or path.strip("/"))  # names the call a wait is for
         attempt = 1
         while True:
             try:
-                return self._attempt(method, path, budget_key, send)
+                return self._attempt(method, path, budget_key, send, expect)
             except TransientError as error:
                 self._before_retry(error, attempt)
             attempt += 1
@@ -147,7 +155,12 @@ class HttpClient:
         return f"HttpClient(base_url={str(self._http.base_url)!r}, auth={self._auth!r})"
 
     def _attempt(
-        self, method: str, path: str, budget_key: str | None, send: dict[str, Any]
+        self,
+        method: str,
+        path: str,
+        budget_key: str | None,
+        send: dict[str, Any],
+        expect: Collection[int] = (),
     ) -> httpx.Response:
         """One attempt: the run's cap, the method's bucket, the send, then the status and body."""
         if self.guard is not None:
@@ -158,6 +171,8 @@ class HttpClient:
         self.budget.spend()
         self.stats.api_calls += 1
         response = self._send(method, path, send)
+        if response.status_code in expect:
+            return response
         self._raise_for_status(method, path, response)
         if self.check is not None:
             self.check(response)
@@ -179,6 +194,9 @@ class HttpClient:
         if response.is_success:
             return
         where = f"HTTP {status} from {method} {path}"
+        meant = self.rejected(response, self.clock.now()) if self.rejected else None
+        if meant is not None:
+            raise meant
         if status == 429:
             raise RateLimitedError(where, retry_after_s=self._retry_after_s(response))
         if status == 408 or status >= 500:

@@ -30,6 +30,8 @@ class RetryPolicy:
     cap_s: float = 30.0
     jitter: float = 0.1
     rate_limit_fallback_s: float = 5.0
+    rate_limit_backoff: bool = False
+    """Without `Retry-After`, double the fallback on each attempt (e.g. 60 s, 120 s, …)."""
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -49,7 +51,10 @@ class RetryPolicy:
         if attempt >= self.max_attempts:
             return None
         if isinstance(error, RateLimitedError):
-            return self._jittered(error.retry_after_s or self.rate_limit_fallback_s)
+            if error.retry_after_s:
+                return self._jittered(error.retry_after_s)
+            growth = 2 ** min(attempt - 1, 16) if self.rate_limit_backoff else 1
+            return self._jittered(self.rate_limit_fallback_s * growth)
         if isinstance(error, TransientError):
             return self._jittered(self.backoff_s(attempt))
         return None

@@ -74,6 +74,7 @@ def test_public_surface_is_pinned() -> None:
         "InvalidCursorError", "KEEP_CHECKPOINT", "LinkPaginator", "MalformedPageError",
         "OffsetPaginator", "OutboxConsumer", "Page", "PageNumberPaginator", "PageRequest",
         "PipelineError", "RateLimitedError", "Regime", "RelayPaginator", "RestStream",
+        "RetryPolicy",
         "ScopeCheckpoint", "SourceContext", "SourceError", "Stream", "Sweep", "TransientError",
         "connector", "entity_table",
         "PayloadError", "SignatureError", "WebhookChanges", "WebhookRequest", "check_hmac",
