@@ -1,1 +1,1 @@
-"""Linear: `linear-issues` (DESIGN §7; vendors.md §4.2)."""
+"""Linear (GraphQL): the `linear-issues` stream and its sandbox (DESIGN §7, vendors.md §4.2)."""

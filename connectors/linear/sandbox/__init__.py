@@ -1,0 +1,55 @@
+"""A Linear-GraphQL-compatible sandbox: a seeded workspace with archive, trash and purge on a fake
+clock, request and complexity budgets, faults and a control plane, served in-process (httpx WSGI
+transport) or over real HTTP (vendors.md §4.2, §6.1, §6.4).
+
+    from connectors.linear.sandbox import Sandbox
+
+    sandbox = Sandbox(seed=1)                       # 3 teams, 60 issues, its own FakeClock
+    response = sandbox.query("{ issues(first: 10) { nodes { id identifier } } }")
+    sandbox.archive("ENG-3"); sandbox.advance(31 * 86400)
+"""
+
+from .app import OAUTH_TOKEN, TOKEN, SandboxApp, SimulatedTimeout
+from .control import snapshot
+from .executor import SCHEMA_PATH, Executor
+from .faults import Call, Fault, Faults
+from .limits import RateLimits
+from .seed import bulk_seed, seed_store
+from .server import (
+    IN_PROCESS_URL,
+    Sandbox,
+    SandboxTransport,
+    in_process_settings,
+    serve,
+    start_in_thread,
+)
+from .store import DEFAULT_NOW, GRACE_S, SandboxClock, SandboxError, Store
+from .webhooks import WebhookSender
+
+__all__ = [
+    "DEFAULT_NOW",
+    "GRACE_S",
+    "IN_PROCESS_URL",
+    "OAUTH_TOKEN",
+    "SCHEMA_PATH",
+    "TOKEN",
+    "Call",
+    "Executor",
+    "Fault",
+    "Faults",
+    "RateLimits",
+    "Sandbox",
+    "SandboxApp",
+    "SandboxClock",
+    "SandboxError",
+    "SandboxTransport",
+    "SimulatedTimeout",
+    "Store",
+    "WebhookSender",
+    "bulk_seed",
+    "in_process_settings",
+    "seed_store",
+    "serve",
+    "snapshot",
+    "start_in_thread",
+]
