@@ -46,18 +46,14 @@ class Root:
     def issues(self, info: Any, **args: Any) -> Node:
         self.store.purge_due()
         order = args.get("orderBy") or "createdAt"
-        now = self.store.now_ms()
-        rows = [
-            i
-            for i in self.store.issues.values()
-            if (args.get("includeArchived") or i.archived_ms is None)
-            and matches(self.store, i, args.get("filter") or {}, now)
-        ]
-        page, position = self._page(rows, order, args)
-        self.nodes_served += len(page)
-        return self._connection(
-            page, order, position, render_issue, has_more=len(page) > self.limit(args)
-        )
+        limit = self.limit(args)
+        after = args.get("after")
+        position = self.cursors.decode(after) if after else None
+        if position is not None and position.order != order:
+            raise SandboxError("Argument Validation Error: cursor is for another orderBy")
+        page = self._take(order, position, args, limit + 1)
+        self.nodes_served += min(len(page), limit)
+        return self._connection(page, order, position, render_issue, has_more=len(page) > limit)
 
     def issue(self, info: Any, id: str) -> Node:
         return render_issue(self.store, self.store.issue(id))
@@ -96,28 +92,21 @@ class Root:
             )
         return int(first)
 
-    def _page(
-        self, rows: list[Issue], order: str, args: dict[str, Any]
-    ) -> tuple[list[Issue], Position | None]:
+    def _take(
+        self, order: str, position: Position | None, args: dict[str, Any], wanted: int
+    ) -> list[Issue]:
+        """Up to `wanted` issues after `position` that pass `includeArchived` and the filter."""
         attr = "updated_ms" if order == "updatedAt" else "created_ms"
-        descending = self.sort == "desc"
-        rows.sort(key=lambda i: (getattr(i, attr), i.id), reverse=descending)
-        after = args.get("after")
-        position = self.cursors.decode(after) if after else None
-        if position is not None:
-            if position.order != order:
-                raise SandboxError("Argument Validation Error: cursor is for another orderBy")
-            mark = (position.key, position.id)
-            rows = [
-                i
-                for i in rows
-                if (
-                    (getattr(i, attr), i.id) < mark
-                    if descending
-                    else (getattr(i, attr), i.id) > mark
-                )
-            ]
-        return rows[: self.limit(args) + 1], position
+        mark = (position.key, position.id) if position else None
+        archived_too, flt = bool(args.get("includeArchived")), args.get("filter") or {}
+        now = self.store.now_ms()
+        page: list[Issue] = []
+        for issue in self.store.after(attr, mark, self.sort == "desc"):
+            if (archived_too or issue.archived_ms is None) and matches(self.store, issue, flt, now):
+                page.append(issue)
+                if len(page) == wanted:
+                    break
+        return page
 
     def _connection(
         self,

@@ -93,8 +93,11 @@ def bulk_seed(store: Store, n: int, seed: int = 0, *, soft_deletes: bool = False
         issue = _issue(store, rng, teams[k % len(teams)], now)
         if soft_deletes:
             _maybe_soft_delete(issue, rng, now)
+        if issue.trashed:
+            store.trashed_ids.add(issue.id)
         store.issues[issue.id] = issue
         ids.append(issue.id)
+    store.touch()
     return ids
 
 

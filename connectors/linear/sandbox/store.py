@@ -12,9 +12,12 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 DEFAULT_NOW = datetime(2026, 1, 1, tzinfo=UTC).timestamp()  # pipeline FakeClock's default start
@@ -162,11 +165,38 @@ class Store:
         self.archive_bumps_updated_at = False
         self.on_change: Callable[[str, Issue, dict[str, Any]], None] | None = None
         self.rng = random.Random(0)  # ids of issues created later: deterministic too
+        self.trashed_ids: set[str] = set()  # what purge_due looks at
+        self.version = 0  # bumped by every change: invalidates the sorted views
+        self._views: dict[str, tuple[int, list[tuple[int, str]], list[Issue]]] = {}
 
     # reads -------------------------------------------------------------------------------------
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
+
+    def ordered(self, attr: str) -> tuple[list[tuple[int, str]], list[Issue]]:
+        """Issues sorted by (`attr`, id) ascending, and their keys; cached until the next change."""
+        view = self._views.get(attr)
+        if view is None or view[0] != self.version:
+            rows = sorted(self.issues.values(), key=attrgetter(attr, "id"))
+            view = self._views[attr] = (
+                self.version,
+                [(getattr(i, attr), i.id) for i in rows],
+                rows,
+            )
+        return view[1], view[2]
+
+    def after(self, attr: str, mark: tuple[int, str] | None, descending: bool) -> list[Issue]:
+        """Issues strictly after `mark` in (`attr`, id) order: the rest of a key-set walk."""
+        keys, rows = self.ordered(attr)
+        if descending:
+            end = len(rows) if mark is None else bisect_left(keys, mark)
+            return rows[:end][::-1]
+        start = 0 if mark is None else bisect_right(keys, mark)
+        return rows[start:]
+
+    def touch(self) -> None:
+        self.version += 1
 
     def issue(self, ref: str) -> Issue:
         """An issue by UUID or by identifier (`ENG-12`); purged issues are not found."""
@@ -256,6 +286,7 @@ class Store:
         """`issueDelete`: `trashed: true` and `archivedAt`; purged for good after the grace period."""
         issue = self.issue(ref)
         issue.trashed, issue.trashed_ms = True, self.now_ms()
+        self.trashed_ids.add(issue.id)
         issue.archived_ms = issue.archived_ms or issue.trashed_ms
         self._soft_deleted(issue, "remove", {"trashed": None})
         return issue
@@ -265,6 +296,7 @@ class Store:
         issue = self.issue(ref)
         before = {"archivedAt": _iso(issue.archived_ms), "trashed": issue.trashed or None}
         issue.archived_ms, issue.trashed, issue.trashed_ms = None, False, None
+        self.trashed_ids.discard(issue.id)
         issue.updated_ms = max(self.now_ms(), issue.updated_ms + 1)
         self._changed("update", issue, before)
         return issue
@@ -273,19 +305,22 @@ class Store:
         """Delete for good now (an admin's `permanentlyDelete`): the issue is gone from every query."""
         issue = self.issue(ref)
         del self.issues[issue.id]
+        self.trashed_ids.discard(issue.id)
         self.purged[issue.id] = self.clock.now()
+        self.touch()
         if not issue.trashed:  # a trashed issue's `remove` went out when it was trashed
             self._changed("remove", issue, {})
 
     def purge_due(self) -> list[str]:
         """Purge every trashed issue whose grace period has run out; returns their ids."""
         cutoff = self.now_ms() - int(self.grace_s * 1000)
-        due = [
-            i for i in self.issues.values() if i.trashed_ms is not None and i.trashed_ms <= cutoff
-        ]
+        trashed = [self.issues[i] for i in self.trashed_ids if i in self.issues]
+        due = [i for i in trashed if i.trashed_ms is not None and i.trashed_ms <= cutoff]
         for issue in due:
+            self.trashed_ids.discard(issue.id)
             del self.issues[issue.id]
             self.purged[issue.id] = self.clock.now()
+            self.touch()
         return [i.id for i in due]
 
     def _soft_deleted(self, issue: Issue, action: str, before: dict[str, Any]) -> None:
@@ -335,6 +370,7 @@ class Store:
         issue.canceled_ms = (issue.canceled_ms or now) if kind == "canceled" else None
 
     def _changed(self, action: str, issue: Issue, before: dict[str, Any]) -> None:
+        self.touch()
         if self.on_change is not None:
             self.on_change(action, issue, before)
 
@@ -351,6 +387,7 @@ def _iso(ms: int | None) -> str | None:
     return iso(ms) if ms is not None else None
 
 
+@lru_cache(maxsize=1 << 16)
 def iso(ms: int) -> str:
     """Linear's DateTime wire form: ISO 8601 UTC with milliseconds, `2026-01-01T00:00:00.000Z`."""
     moment = datetime.fromtimestamp(ms / 1000, UTC)
