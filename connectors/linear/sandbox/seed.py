@@ -105,7 +105,7 @@ def _issue(store: Store, rng: random.Random, team: Team, now: int) -> Issue:
     states = [s for s in store.states.values() if s.team_id == team.id]
     state = rng.choice(states)
     created = now - rng.randrange(1, 90 * DAY_MS)
-    updated = min(now - 1, created + rng.randrange(0, 30 * DAY_MS))
+    updated = created + rng.randrange(0, min(30 * DAY_MS, now - created))
     issue = Issue(
         id=new_id(rng),
         team_id=team.id,
