@@ -94,7 +94,7 @@ def test_every_nth_run_is_complete_so_a_purge_is_found_by_absence(sandbox: Sandb
 
     assert second[-1].sweeps == third[-1].sweeps == []
     [sweep] = fourth[-1].sweeps
-    assert purged not in sweep.seen and len(sweep.seen) == 59
+    assert purged not in sweep.seen and len(sweep.seen) == len(sandbox.state()["issues"]) < 60
 
 
 def test_team_keys_filter_the_walk_and_scope_each_sweep(sandbox: Sandbox) -> None:
