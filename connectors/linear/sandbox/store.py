@@ -145,6 +145,18 @@ EDITABLE = {
     "labels": "label_ids",
 }
 
+# The names Linear's webhooks use in `updatedFrom` for those fields (previous values, §4.2).
+WIRE_NAMES = {
+    "title": "title",
+    "description": "description",
+    "priority": "priority",
+    "estimate": "estimate",
+    "state": "stateId",
+    "assignee": "assigneeId",
+    "project": "projectId",
+    "labels": "labelIds",
+}
+
 
 class Store:
     """One Linear workspace. Thread-safe: the app holds `lock` around every request's work."""
@@ -269,7 +281,8 @@ class Store:
         unknown = set(fields) - set(EDITABLE)
         if unknown:
             raise SandboxError(f"unknown fields {sorted(unknown)}; editable: {sorted(EDITABLE)}")
-        before = {name: getattr(issue, attr) for name, attr in EDITABLE.items() if name in fields}
+        before = {WIRE_NAMES[n]: getattr(issue, a) for n, a in EDITABLE.items() if n in fields}
+        before["updatedAt"] = iso(issue.updated_ms)
         self._apply(issue, fields)
         issue.updated_ms = max(self.now_ms(), issue.updated_ms + 1)
         self._changed("update", issue, before)

@@ -287,3 +287,54 @@ def test_bulk_seed_adds_issues_that_a_full_walk_returns(sandbox: Sandbox) -> Non
 
     assert len(nodes) == len({n["id"] for n in nodes}) == 600
     assert sandbox.metrics()["calls"] == 3
+
+
+def test_invalidated_cursors_are_refused(sandbox: Sandbox) -> None:
+    cursor = page(sandbox, first=5)["pageInfo"]["endCursor"]
+
+    sandbox.invalidate_cursors()
+    response = sandbox.query(ISSUES_QUERY, {"first": 5, "after": cursor})
+
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+@pytest.mark.parametrize("first", [0, 251], ids=["zero", "over-max"])
+def test_first_out_of_range_is_invalid_input(sandbox: Sandbox, first: int) -> None:
+    response = sandbox.query(ISSUES_QUERY, {"first": first})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+def test_an_unparsable_date_is_invalid_input(sandbox: Sandbox) -> None:
+    response = sandbox.query(ISSUES_QUERY, {"first": 5, "filter": {"updatedAt": {"gte": "soon"}}})
+
+    assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+def test_edges_and_created_at_order_and_default_page_of_fifty(sandbox: Sandbox) -> None:
+    query = "{ issues(orderBy: createdAt, includeArchived: true) { edges { cursor node { createdAt } } } }"
+
+    edges = sandbox.query(query).json()["data"]["issues"]["edges"]
+
+    stamps = [e["node"]["createdAt"] for e in edges]
+    assert len(edges) == 50 and stamps == sorted(stamps, reverse=True)
+    assert all(e["cursor"] for e in edges)
+
+
+def test_the_journal_records_each_call_with_fake_time_and_complexity(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    page(sandbox, 5)
+    clock.advance(30)
+    sandbox.query("{ nope }")
+
+    first, second = sandbox.requests()
+    assert (first["field"], first["page"], first["status"], first["errors"]) == (
+        "issues",
+        1,
+        200,
+        [],
+    )
+    assert int(first["complexity"]) > 0 and second["at"] - first["at"] == 30
+    assert second["errors"] == ["GRAPHQL_VALIDATION_FAILED"]

@@ -137,3 +137,31 @@ def test_webhooks_are_signed_and_delivered_in_order(clock: object) -> None:
     assert [b'"action":"update"' in body for _, body in received] == [True, False]
     assert all(signature == sandbox.webhooks.sign(body) for signature, body in received)
     assert b'"updatedFrom":{"title":' in received[0][1]
+
+
+def test_a_timeout_over_real_http_is_a_504_from_the_gateway(sandbox: Sandbox, url: str) -> None:
+    sandbox.faults.timeout()
+
+    response = httpx.post(
+        url, json={"query": "{ viewer { id } }"}, headers={"Authorization": sandbox.token}
+    )
+
+    assert response.status_code == 504
+
+
+def test_limits_and_settings_are_set_through_the_control_plane(sandbox: Sandbox, url: str) -> None:
+    root = url.removesuffix("/graphql")
+
+    limits = httpx.post(
+        f"{root}/_sandbox/limits", data={"requests_per_hour": "10", "status": "429"}
+    )
+    settings = httpx.post(
+        f"{root}/_sandbox/settings", json={"archive_bumps_updated_at": True, "sort": "asc"}
+    )
+    fault = httpx.post(
+        f"{root}/_sandbox/fault", data={"kind": "partial", "page": "1", "times": "2"}
+    )
+
+    assert (limits.json()["requests_per_hour"], limits.json()["status"]) == (10.0, 429)
+    assert settings.json()["archive_bumps_updated_at"] is True and sandbox.app.sort == "asc"
+    assert fault.json()["ok"] and sandbox.faults.active[0].times == 2
