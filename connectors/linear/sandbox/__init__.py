@@ -14,7 +14,7 @@ from .control import snapshot
 from .executor import SCHEMA_PATH, Executor
 from .faults import Call, Fault, Faults
 from .limits import RateLimits
-from .seed import bulk_seed, seed_store
+from .seed import bulk_seed, churn, seed_store
 from .server import (
     IN_PROCESS_URL,
     Sandbox,
@@ -47,6 +47,7 @@ __all__ = [
     "Store",
     "WebhookSender",
     "bulk_seed",
+    "churn",
     "in_process_settings",
     "seed_store",
     "serve",

@@ -7,6 +7,7 @@
     POST /_sandbox/archive | unarchive | trash | purge   {"id"}
     POST /_sandbox/purge_due      purge trashed issues whose grace period is over
     POST /_sandbox/bulk_seed      {"n": 10000, "seed"?}
+    POST /_sandbox/churn          {"seed"?, "edit_ratio"?, "archive_ratio"?, "trash_ratio"?}
     POST /_sandbox/fault          {"kind", …Fault fields} → {"fault": id}
     POST /_sandbox/clear_faults   POST /_sandbox/invalidate_cursors
     POST /_sandbox/limits         {"requests_per_hour"?, "complexity_per_hour"?, "max_complexity"?,
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .resolvers import issue_record
-from .seed import bulk_seed
+from .seed import bulk_seed, churn
 from .store import SandboxError, Store
 
 if TYPE_CHECKING:
@@ -80,6 +81,13 @@ def _purge_due(app: SandboxApp, body: Body) -> Body:
 def _bulk_seed(app: SandboxApp, body: Body) -> Body:
     ids = bulk_seed(app.store, int(body["n"]), int(body.get("seed", 0)))
     return {"created": len(ids)}
+
+
+def _churn(app: SandboxApp, body: Body) -> Body:
+    ratios = {
+        k: float(body[k]) for k in ("edit_ratio", "archive_ratio", "trash_ratio") if k in body
+    }
+    return churn(app.store, int(body.get("seed", 0)), **ratios)
 
 
 def _fault(app: SandboxApp, body: Body) -> Body:
@@ -147,6 +155,7 @@ OPS: dict[str, Op] = {
     **{name: _lifecycle(name) for name in ("archive", "unarchive", "trash", "purge")},
     "purge_due": _purge_due,
     "bulk_seed": _bulk_seed,
+    "churn": _churn,
     "fault": _fault,
     "clear_faults": _clear_faults,
     "invalidate_cursors": _invalidate_cursors,

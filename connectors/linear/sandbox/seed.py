@@ -151,3 +151,31 @@ def _description(rng: random.Random) -> str | None:
     if kind == 2:
         return "Ça ne marche pas — voir le journal ⚠️"
     return " ".join(rng.choice(THINGS) for _ in range(rng.randrange(20, 200)))
+
+
+def churn(
+    store: Store,
+    seed: int,
+    *,
+    edit_ratio: float = 0.05,
+    archive_ratio: float = 0.01,
+    trash_ratio: float = 0.005,
+) -> dict[str, int]:
+    """Seeded random churn over live issues (§6.1.3): edit the title or state of `edit_ratio`,
+    archive `archive_ratio`, trash `trash_ratio`; returns the counts."""
+    rng = random.Random(f"churn:{seed}")
+    live = sorted(i.id for i in store.issues.values() if i.archived_ms is None)
+    picked = rng.sample(
+        live, min(len(live), round(len(live) * (edit_ratio + archive_ratio + trash_ratio)))
+    )
+    edits, archives = round(len(live) * edit_ratio), round(len(live) * archive_ratio)
+    for issue_id in picked[:edits]:
+        if rng.random() < 0.5:
+            store.update_issue(issue_id, title=f"{rng.choice(VERBS)} {rng.choice(THINGS)} (v2)")
+        else:
+            store.update_issue(issue_id, state=rng.choice([s for s, _, _ in WORKFLOW]))
+    for issue_id in picked[edits : edits + archives]:
+        store.archive(issue_id)
+    for issue_id in picked[edits + archives :]:
+        store.trash(issue_id)
+    return {"edited": edits, "archived": archives, "trashed": len(picked) - edits - archives}

@@ -26,7 +26,7 @@ from .control import snapshot
 from .faults import Faults
 from .limits import RateLimits
 from .resolvers import issue_record
-from .seed import bulk_seed, seed_store
+from .seed import bulk_seed, churn, seed_store
 from .store import DEFAULT_NOW, SandboxClock
 from .webhooks import WebhookSender
 
@@ -139,6 +139,11 @@ class Sandbox:
         """Add `n` issues (e.g. 10,000 for a benchmark); returns their ids."""
         with self.store.lock:
             return bulk_seed(self.store, n, seed)
+
+    def churn(self, seed: int = 0, **ratios: float) -> dict[str, int]:
+        """Seeded churn: edit / archive / trash a share of live issues (edit_ratio, …)."""
+        with self.store.lock:
+            return churn(self.store, seed, **ratios)
 
     def advance(self, seconds: float) -> None:
         """Move fake time (the shared clock when there is one): budgets refill, grace runs out."""

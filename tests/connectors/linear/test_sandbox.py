@@ -338,3 +338,17 @@ def test_the_journal_records_each_call_with_fake_time_and_complexity(
     )
     assert int(first["complexity"]) > 0 and second["at"] - first["at"] == 30
     assert second["errors"] == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_churn_edits_archives_and_trashes_a_seeded_share(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    sandbox.bulk_seed(940)
+    clock.advance(60)
+
+    counts = sandbox.churn(seed=5, edit_ratio=0.1, archive_ratio=0.02, trash_ratio=0.01)
+
+    changed = walk(sandbox, first=250, updatedAt={"gte": "2026-01-01T00:00:30.000Z"})
+    archived = walk(sandbox, first=250, archivedAt={"gte": "2026-01-01T00:00:30.000Z"})
+    assert 0 < counts["edited"] == len(changed)
+    assert len(archived) == counts["archived"] + counts["trashed"] > 0
