@@ -87,6 +87,7 @@ class Connector:
     home: Path | None = None
     """The connector package's folder (its migrations live in `migrations/versions/` there)."""
     streams: list[Stream] = field(default_factory=list)
+    check_errors: bool = False
 
     def stream(self, cls: type[S]) -> type[S]:
         """Class decorator: declare a `RestStream` subclass as a stream of this connector."""
@@ -128,6 +129,7 @@ class Connector:
             max_wait_s=config.max_wait_s,
             clock=settings.get("http_clock") or ctx.clock,
             check=self.check,
+            check_errors=self.check_errors,
             on_wait=ctx.on_wait,
             transport=settings.get("transport"),
             buckets=settings.get("buckets"),
@@ -164,11 +166,13 @@ def connector(
     sandbox: str | None = None,
     migrations: Path | str | None = None,
     description: str = "",
+    check_errors: bool = False,
 ) -> Connector:
     """Declare a connector (once per vendor package) and register it.
 
     `migrations` is the connector's Alembic version location; by default the `migrations/versions`
-    folder next to the calling module, when there is one.
+    folder next to the calling module, when there is one. `check_errors` lets `check` read 4xx
+    answers too (GraphQL APIs put rate limits and auth failures in a 400's `errors`).
     """
     found = Path(migrations) if migrations is not None else _migrations_beside_caller()
     made = Connector(
@@ -183,6 +187,7 @@ def connector(
         found,
         description,
     )
+    made.check_errors = check_errors
     return register_connector(made)
 
 

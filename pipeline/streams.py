@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import NoneType, UnionType
 from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin
@@ -35,6 +35,7 @@ from pipeline.errors import (
     IncompleteError,
     LeaseLostError,
     MalformedPageError,
+    PageTooLargeError,
     SourceError,
 )
 from pipeline.http import HttpClient
@@ -93,7 +94,11 @@ class RestStream(Generic[M]):
     unordered: ClassVar[Collection[str]] = ()
     columns: ClassVar[Sequence[str | Column]] = ()
     scope_column: ClassVar[str | None] = None
-    """The typed column holding the scope, so a sweep stays inside its scope."""
+    """The typed column holding the scope, so a sweep stays inside its scope (the unnamed scope
+    "" is the whole account)."""
+    page_size_at: ClassVar[str | None] = None
+    """Dotted path of the page size in the JSON body (`variables.first`): on `PageTooLargeError`
+    the same page is asked again with half of it."""
     full_walk_every: ClassVar[str | int | None] = "24h"
     """A full listing (deletion by absence) every N runs (int) or a duration; None: only on demand."""
     delete_reason: ClassVar[str] = "absent"
@@ -172,13 +177,7 @@ class ScopeWalk:
     def pages(self) -> Iterator[Page]:
         request, walk = self.start()
         while True:
-            response = self.s.client.request(
-                self.s.method,
-                request.path,
-                params={k: v for k, v in request.params.items() if v is not None} or None,
-                json=request.json,
-                budget_key=self.s.budget_key or self.s.path,
-            )
+            request, response = self.fetch(request)
             body = _json(response)
             records = self.records(body)
             following = self.s.paginator.next(request, response, body)
@@ -189,6 +188,23 @@ class ScopeWalk:
             if following is None:
                 return
             request = following
+
+    def fetch(self, request: PageRequest) -> tuple[PageRequest, httpx.Response]:
+        """Send one page request; halve the page size while the vendor says it is too large."""
+        while True:
+            try:
+                return request, self.s.client.request(
+                    self.s.method,
+                    request.path,
+                    params={k: v for k, v in request.params.items() if v is not None} or None,
+                    json=request.json,
+                    budget_key=self.s.budget_key or self.s.path,
+                )
+            except PageTooLargeError:
+                smaller = _halved(request, self.s.page_size_at)
+                if smaller is None:
+                    raise
+                request = smaller
 
     def start(self) -> tuple[PageRequest, dict[str, Any]]:
         walk = self.stored.get("walk")
@@ -272,7 +288,7 @@ class ScopeWalk:
         self.stored["runs_since_full"] = 0
         if walk.get("incomplete"):
             return []
-        where = {self.s.scope_column: self.scope} if self.s.scope_column else {}
+        where = {self.s.scope_column: self.scope} if self.s.scope_column and self.scope else {}
         return [
             Sweep(
                 f"{self.s.name} {self.scope}".strip(),
@@ -283,6 +299,22 @@ class ScopeWalk:
                 written_before=datetime.fromisoformat(walk["started"]),
             )
         ]
+
+
+def _halved(request: PageRequest, size_at: str | None) -> PageRequest | None:
+    """The same request with half the page size at `size_at` in its JSON body; None at size 1."""
+    if size_at is None or not isinstance(request.json, Mapping):
+        return None
+    *parents, leaf = size_at.split(".")
+    body = copy.deepcopy(dict(request.json))
+    holder: Any = body
+    for part in parents:
+        holder = holder.get(part) if isinstance(holder, dict) else None
+    size = holder.get(leaf) if isinstance(holder, dict) else None
+    if not isinstance(size, int) or size <= 1:
+        return None
+    holder[leaf] = size // 2
+    return replace(request, json=body)
 
 
 def in_turn(scopes: Sequence[str], stored: Mapping[str, Any]) -> list[str]:

@@ -67,6 +67,8 @@ class HttpClient:
 
     `check(response)` runs after every 2xx, for vendors that report errors inside the body (an
     `ok: false`); a `TransientError` or `RateLimitedError` it raises is retried like any other.
+    With `check_errors`, it also reads 4xx answers first (a GraphQL API reports its rate limit and
+    auth errors as HTTP 400 with an `errors` body); what it does not raise maps by status.
     Not thread-safe: one client per run.
     """
 
@@ -82,6 +84,7 @@ class HttpClient:
         max_wait_s: float | None = None,
         clock: Clock | None = None,
         check: Check | None = None,
+        check_errors: bool = False,
         on_wait: OnWait | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout = 30.0,
@@ -95,6 +98,7 @@ class HttpClient:
         self.max_wait_s = max_wait_s
         self.clock: Clock = clock or SystemClock()
         self.check = check
+        self.check_errors = check_errors
         self.on_wait = on_wait
         self.stats = CallStats()
         self._auth = auth
@@ -158,6 +162,8 @@ class HttpClient:
         self.budget.spend()
         self.stats.api_calls += 1
         response = self._send(method, path, send)
+        if self.check_errors and self.check is not None and 400 <= response.status_code < 500:
+            self.check(response)
         self._raise_for_status(method, path, response)
         if self.check is not None:
             self.check(response)

@@ -73,7 +73,7 @@ def test_public_surface_is_pinned() -> None:
         "ConnectorConfig", "CursorPaginator", "EntityLookup", "Event", "HttpClient", "IncompleteError",
         "InvalidCursorError", "KEEP_CHECKPOINT", "LinkPaginator", "MalformedPageError",
         "OffsetPaginator", "OutboxConsumer", "Page", "PageNumberPaginator", "PageRequest",
-        "PipelineError", "RateLimitedError", "Regime", "RelayPaginator", "RestStream",
+        "PageTooLargeError", "PipelineError", "RateLimitedError", "Regime", "RelayPaginator", "RestStream",
         "ScopeCheckpoint", "SourceContext", "SourceError", "Stream", "Sweep", "TransientError",
         "connector", "entity_table",
     ]  # fmt: skip
