@@ -26,8 +26,12 @@ from .server import (
 from .store import DEFAULT_NOW, GRACE_S, SandboxClock, SandboxError, Store
 from .webhooks import WebhookSender
 
+DEFAULT_SEED = 1
+"""`--sandbox` and `pipeline sandbox linear` serve the same workspace unless told otherwise."""
+
 __all__ = [
     "DEFAULT_NOW",
+    "DEFAULT_SEED",
     "GRACE_S",
     "IN_PROCESS_URL",
     "OAUTH_TOKEN",

@@ -19,7 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
 
-from pipeline import ConfigError, FakeClock
+from pipeline import ConfigError
+from pipeline.testing import FakeClock
 
 from .app import OAUTH_TOKEN, REAL_HTTP, TOKEN, SandboxApp, SimulatedTimeout
 from .control import snapshot
@@ -243,10 +244,16 @@ def start_in_thread(
 
 
 def serve(
-    port: int, seed: int = 1, host: str = "127.0.0.1", webhook_url: str | None = None
+    port: int,
+    seed: int = 1,
+    host: str = "127.0.0.1",
+    webhook_url: str | None = None,
+    *,
+    on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve a seeded sandbox until interrupted (`pipeline sandbox linear`). Binds first, then
-    prints one line with the URL and the key; a busy port raises ConfigError (one line)."""
+    prints one line with the URL and the key (or hands the URL to `on_ready`, as the CLI does);
+    a busy port raises ConfigError (one line)."""
     started = time.time()
     # A served sandbox lives in real time from DEFAULT_NOW on, so its rate budgets refill.
     real_time = SandboxClock(lambda: DEFAULT_NOW + time.time() - started)

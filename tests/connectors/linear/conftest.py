@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from connectors.linear.sandbox import Sandbox
-from pipeline.http.clock import FakeClock
+from pipeline.testing import FakeClock
 
 # The page query the connector sends (DESIGN §7): every field the stream reads, labels capped.
 ISSUES_QUERY = """

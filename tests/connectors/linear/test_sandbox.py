@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from connectors.linear.sandbox import GRACE_S, OAUTH_TOKEN, Sandbox
-from pipeline.http.clock import FakeClock
+from pipeline.testing import FakeClock
 
 from .conftest import ISSUES_QUERY, page, walk
 
