@@ -5,11 +5,12 @@ Nested objects are flattened to the values people recognise, with the id beside 
 table has a column for it: a state change reads `state: {from: "Todo", to: "Done"}` (and
 `state_type` when the kind of state changed too), a reassignment `assignee: {from: "Ada Lovelace",
 to: "Grace Hopper"}` with `assignee_id`. Labels are a set of ids (`labelIds`: the labels connection
-costs ~20x the complexity, graphql.py). Timestamps stay Linear's ISO strings.
+costs ~20x the complexity, graphql.py).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -35,11 +36,11 @@ class Issue(BaseModel):
     project_id: str | None = None
     project: str | None = None
     label_ids: list[str] = []
-    created_at: str
-    updated_at: str
-    completed_at: str | None = None
-    canceled_at: str | None = None
-    archived_at: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    canceled_at: datetime | None = None
+    archived_at: datetime | None = None
     trashed: bool = False
 
     @model_validator(mode="before")

@@ -14,6 +14,7 @@ import json
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -132,6 +133,7 @@ class SandboxApp:
             return Response.json({"errors": [error("NOT_FOUND", f"No route {path}")]}, 404)
         with self.lock:
             response = self.graphql(body, environ)
+            response.headers.append(("Date", formatdate(self.store.clock.now(), usegmt=True)))
             self.metrics.bytes_served += len(response.body)
         return response
 

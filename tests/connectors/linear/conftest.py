@@ -1,4 +1,5 @@
-"""Linear sandbox fixtures: a seeded sandbox on the test's FakeClock, and a GraphQL walk helper."""
+"""Linear fixtures: a seeded sandbox on the test's FakeClock (shared with the engine, so a wait
+on a rate-limit reset moves both), GraphQL page helpers, and `sync` (one linear-issues run)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import Any
 import pytest
 
 from connectors.linear.sandbox import Sandbox
-from pipeline.testing import FakeClock
+from pipeline.ledger import Run
+from pipeline.orchestrator import RunOptions
+from pipeline.registry import get_stream
+from pipeline.subscriptions import Subscription
+from pipeline.testing import Db, FakeClock
 
 # The page query the connector sends (DESIGN §7): every field the stream reads, labels capped.
 ISSUES_QUERY = """
@@ -55,3 +60,20 @@ def walk(sandbox: Sandbox, first: int = 50, **filter: Any) -> list[dict[str, Any
         if not issues["pageInfo"]["hasNextPage"]:
             return nodes
         after = issues["pageInfo"]["endCursor"]
+
+
+def sync(db: Db, sandbox: Sandbox, full_refresh: bool = False, **config: Any) -> Run:
+    """One `linear-issues` run against the in-process sandbox, on the test's (shared) clock."""
+    settings = {
+        "transport": sandbox.transport(),
+        "api_url": sandbox.base_url,
+        "token": sandbox.token,
+        "http_clock": sandbox.clock,
+    }
+    options = RunOptions(settings=settings, full_refresh=full_refresh)
+    subscription = Subscription("linear", "issues", config=config)
+    return db.orchestrator.run(get_stream("linear-issues"), subscription, options=options)
+
+
+def entities(db: Db) -> dict[str, dict[str, Any]]:
+    return db.entities(get_stream("linear-issues").table)
