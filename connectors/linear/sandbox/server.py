@@ -260,10 +260,12 @@ def serve(
     sandbox = Sandbox(seed, real_time, webhook_url=webhook_url)
     server = make_server(sandbox.app, host, port)
     url = f"http://{host}:{server.server_address[1]}/graphql"
-    hook = f", webhooks to {webhook_url}" if webhook_url else ""
-    print(
-        f"Linear sandbox on {url} (seed {seed}); LINEAR_API_KEY={sandbox.token}{hook}", flush=True
-    )
+    if on_ready is not None:
+        on_ready(url)
+    else:
+        hook = f", webhooks to {webhook_url}" if webhook_url else ""
+        banner = f"Linear sandbox on {url} (seed {seed}); LINEAR_API_KEY={sandbox.token}{hook}"
+        print(banner, flush=True)
     try:
         server.serve_forever()
     finally:
