@@ -11,6 +11,7 @@ plane (`control.py`). Calls are counted and journaled with their fake time (§6.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Metrics:
     complexity_points: int = 0
     issues_served: int = 0
     bytes_served: int = 0
+    cpu_s: float = 0.0  # CPU the sandbox spent answering (a benchmark subtracts it)
 
     def as_dict(self) -> Body:
         out = dict(self.__dict__)
@@ -132,7 +134,9 @@ class SandboxApp:
         if path.rstrip("/") != "/graphql":
             return Response.json({"errors": [error("NOT_FOUND", f"No route {path}")]}, 404)
         with self.lock:
+            cpu = time.thread_time()
             response = self.graphql(body, environ)
+            self.metrics.cpu_s += time.thread_time() - cpu
             response.headers.append(("Date", formatdate(self.store.clock.now(), usegmt=True)))
             self.metrics.bytes_served += len(response.body)
         return response
