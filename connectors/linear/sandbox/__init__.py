@@ -10,6 +10,7 @@ transport) or over real HTTP (vendors.md §4.2, §6.1, §6.4).
 """
 
 from .app import OAUTH_TOKEN, TOKEN, SandboxApp, SimulatedTimeout
+from .contract import ContractSandbox, contract_sandbox
 from .control import snapshot
 from .executor import SCHEMA_PATH, Executor
 from .faults import Call, Fault, Faults
@@ -38,6 +39,7 @@ __all__ = [
     "SCHEMA_PATH",
     "TOKEN",
     "Call",
+    "ContractSandbox",
     "Executor",
     "Fault",
     "Faults",
@@ -52,6 +54,7 @@ __all__ = [
     "WebhookSender",
     "bulk_seed",
     "churn",
+    "contract_sandbox",
     "in_process_settings",
     "seed_store",
     "serve",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 Body = dict[str, Any]
 Op = Callable[["SandboxApp", Body], Body]
-FAULT_INTS = ("times", "every", "page", "status")
+FAULT_INTS = ("times", "every", "after", "page", "status")
 
 
 def snapshot(store: Store) -> Body:

@@ -5,7 +5,7 @@ Kinds: `http_error` (5xx), `timeout` (in-process: httpx.ReadTimeout, never a sle
 node's field nulled, as when a nested resolver fails) and `error` (a GraphQL error with a given
 code and no data). A fault matches calls by root field (`issues`), page number within a walk
 (1 = no `after`) or exact cursor, and fires once, `times=n`, until cleared (`times=None`), on
-every k-th matching call, or with a seeded probability.
+every k-th matching call, after the first n (`after=n`), or with a seeded probability.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Fault:
     cursor: str | None = None
     times: int | None = 1  # None: until cleared
     every: int = 1
+    after: int = 0  # let the first `after` matching calls through
     probability: float = 1.0
     status: int = 503  # http_error; error (HTTP status of the error answer)
     code: str = "INTERNAL_ERROR"  # error / partial: extensions.code
@@ -116,7 +117,11 @@ class Faults:
             for fault in self._faults:
                 if fault.kind in kinds and not fault.is_spent and fault.matches(call):
                     fault.seen += 1
-                    if fault.seen % fault.every == 0 and self._rng.random() < fault.probability:
+                    if fault.seen <= fault.after:
+                        continue
+                    if (
+                        fault.seen - fault.after
+                    ) % fault.every == 0 and self._rng.random() < fault.probability:
                         fault.fired += 1
                         return fault
             return None
