@@ -91,6 +91,7 @@ class Connector:
     headers: Mapping[str, str] = field(default_factory=dict)
     retry: RetryPolicy | None = None
     rejected: Rejected | None = None
+    check_errors: bool = False
 
     def stream(self, cls: type[S]) -> type[S]:
         """Class decorator: declare a `RestStream` subclass as a stream of this connector."""
@@ -135,6 +136,7 @@ class Connector:
             rejected=self.rejected,
             retry=self.retry,
             headers=self.headers,
+            check_errors=self.check_errors,
             on_wait=ctx.on_wait,
             transport=settings.get("transport"),
             buckets=settings.get("buckets"),
@@ -174,15 +176,20 @@ def connector(
     headers: Mapping[str, str] | None = None,
     retry: RetryPolicy | None = None,
     rejected: Rejected | None = None,
+    check_errors: bool = False,
 ) -> Connector:
     """Declare a connector (once per vendor package) and register it.
 
     `migrations` is the connector's Alembic version location; by default the `migrations/versions`
     folder next to the calling module, when there is one. `headers` go on every request;
     `retry` replaces the default `RetryPolicy`; `rejected(response, now)` reads non-2xx answers
-    first (see `HttpClient`).
+    first (see `HttpClient`). `check_errors` lets `check` read 4xx answers too (GraphQL APIs put
+    rate limits and auth failures in a 400's `errors`).
     """
-    found = Path(migrations) if migrations is not None else _migrations_beside_caller()
+    caller = sys._getframe(1).f_globals.get("__file__")
+    home = Path(caller).parent if caller else None
+    beside = home / "migrations" / "versions" if home else None
+    found = Path(migrations) if migrations is not None else beside
     made = Connector(
         name,
         base_url,
@@ -192,19 +199,13 @@ def connector(
         dict(regimes or {}),
         config,
         sandbox,
-        found,
+        found if found is not None and found.is_dir() else None,
         description,
+        home=home,
     )
     made.headers, made.retry, made.rejected = dict(headers or {}), retry, rejected
+    made.check_errors = check_errors
     return register_connector(made)
-
-
-def _migrations_beside_caller() -> Path | None:
-    caller = sys._getframe(2).f_globals.get("__file__")
-    if not caller:
-        return None
-    folder = Path(caller).parent / "migrations" / "versions"
-    return folder if folder.is_dir() else None
 
 
 def config_error(exc: ValidationError) -> str:

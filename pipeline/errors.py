@@ -10,8 +10,10 @@
     │   ├── AuthError           invalid_auth → failed, hint names the token variable
     │   ├── AccessLostError     not_in_channel / channel_not_found → never tombstone
     │   ├── InvalidCursorError  restart the window from the oldest applied ts
-    │   └── MalformedPageError  a well-formed answer that breaks the vendor's contract → the
-    │                           scope's walk is incomplete: nothing of it is swept
+    │   ├── MalformedPageError  a well-formed answer that breaks the vendor's contract → the
+    │   │                       scope's walk is incomplete: nothing of it is swept
+    │   └── PageTooLargeError   the vendor refused the page size (GraphQL complexity) → the
+    │                           stream asks again with half of it (`page_size_at`)
     ├── ChangeError             one record failed validation or mapping → item `failed`, run `partial`
     ├── GuardError              deletion-by-absence guard tripped → no tombstones, run `partial`
     ├── IncompleteError         some scopes could not be read; the others synced → run `partial`
@@ -91,6 +93,11 @@ class AccessLostError(SourceError):
 
 class InvalidCursorError(SourceError):
     """The vendor no longer accepts the page cursor."""
+
+
+class PageTooLargeError(SourceError):
+    """The vendor refused a page as too large or costly (a GraphQL query's complexity): a stream
+    that declares `page_size_at` asks again with half the page size."""
 
 
 class MalformedPageError(SourceError):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import NoneType, UnionType
@@ -36,6 +36,7 @@ from pipeline.errors import (
     IncompleteError,
     LeaseLostError,
     MalformedPageError,
+    PageTooLargeError,
     SourceError,
 )
 from pipeline.http import HttpClient
@@ -94,7 +95,11 @@ class RestStream(Generic[M]):
     unordered: ClassVar[Collection[str]] = ()
     columns: ClassVar[Sequence[str | Column]] = ()
     scope_column: ClassVar[str | None] = None
-    """The typed column holding the scope, so a sweep stays inside its scope."""
+    """The typed column holding the scope, so a sweep stays inside its scope (the unnamed scope
+    "" is the whole account)."""
+    page_size_at: ClassVar[str | None] = None
+    """Dotted path of the page size in the JSON body (`variables.first`): on `PageTooLargeError`
+    the same page is asked again with half of it."""
     full_walk_every: ClassVar[str | int | None] = "24h"
     """A full listing (deletion by absence) every N runs (int) or a duration; None: only on demand."""
     delete_reason: ClassVar[str] = "absent"
@@ -183,15 +188,7 @@ class ScopeWalk:
         first = "request" not in walk
         while True:
             validator = self.validator(request, walk) if first else None
-            response = self.s.client.request(
-                self.s.method,
-                request.path,
-                params={k: v for k, v in request.params.items() if v is not None} or None,
-                json=request.json,
-                budget_key=self.s.budget_key or self.s.path,
-                headers=validator,
-                expect=(304,) if validator else (),
-            )
+            request, response = self.fetch(request, validator)
             if response.status_code == 304:  # unchanged since the remembered one-page walk
                 yield self.page([], walk, None)
                 return
@@ -230,6 +227,27 @@ class ScopeWalk:
             self.stored["etag"] = {"request": request.state(), "etag": etag}
         else:
             self.stored.pop("etag", None)
+
+    def fetch(
+        self, request: PageRequest, validator: dict[str, str] | None = None
+    ) -> tuple[PageRequest, httpx.Response]:
+        """Send one page request; halve the page size while the vendor says it is too large."""
+        while True:
+            try:
+                return request, self.s.client.request(
+                    self.s.method,
+                    request.path,
+                    params={k: v for k, v in request.params.items() if v is not None} or None,
+                    json=request.json,
+                    budget_key=self.s.budget_key or self.s.path,
+                    headers=validator,
+                    expect=(304,) if validator else (),
+                )
+            except PageTooLargeError:
+                smaller = _halved(request, self.s.page_size_at)
+                if smaller is None:
+                    raise
+                request = smaller
 
     def start(self) -> tuple[PageRequest, dict[str, Any]]:
         walk = self.stored.get("walk")
@@ -313,7 +331,7 @@ class ScopeWalk:
         self.stored["runs_since_full"] = 0
         if walk.get("incomplete"):
             return []
-        where = {self.s.scope_column: self.scope} if self.s.scope_column else {}
+        where = {self.s.scope_column: self.scope} if self.s.scope_column and self.scope else {}
         return [
             Sweep(
                 f"{self.s.name} {self.scope}".strip(),
@@ -325,6 +343,22 @@ class ScopeWalk:
                 confirm=partial(self.s.confirm_absent, self.scope),
             )
         ]
+
+
+def _halved(request: PageRequest, size_at: str | None) -> PageRequest | None:
+    """The same request with half the page size at `size_at` in its JSON body; None at size 1."""
+    if size_at is None or not isinstance(request.json, Mapping):
+        return None
+    *parents, leaf = size_at.split(".")
+    body = copy.deepcopy(dict(request.json))
+    holder: Any = body
+    for part in parents:
+        holder = holder.get(part) if isinstance(holder, dict) else None
+    size = holder.get(leaf) if isinstance(holder, dict) else None
+    if not isinstance(size, int) or size <= 1:
+        return None
+    holder[leaf] = size // 2
+    return replace(request, json=body)
 
 
 def in_turn(scopes: Sequence[str], stored: Mapping[str, Any]) -> list[str]:

@@ -69,7 +69,9 @@ class HttpClient:
     `check(response)` runs after every 2xx, for vendors that report errors inside the body (an
     `ok: false`); a `TransientError` or `RateLimitedError` it raises is retried like any other.
     `rejected(response, now)` reads a non-2xx answer first and may return the error it means (a
-    vendor whose rate limit is a 403); None falls back to the status mapping.
+    vendor whose rate limit is a 403); None falls back to the status mapping. With `check_errors`,
+    `check` also reads 4xx answers first (a GraphQL API reports its rate limit and auth errors as
+    HTTP 400 with an `errors` body); what it does not raise maps by status.
     Not thread-safe: one client per run.
     """
 
@@ -86,6 +88,7 @@ class HttpClient:
         clock: Clock | None = None,
         check: Check | None = None,
         rejected: Rejected | None = None,
+        check_errors: bool = False,
         on_wait: OnWait | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout = 30.0,
@@ -100,6 +103,7 @@ class HttpClient:
         self.clock: Clock = clock or SystemClock()
         self.check = check
         self.rejected = rejected
+        self.check_errors = check_errors
         self.on_wait = on_wait
         self.stats = CallStats()
         self._auth = auth
@@ -173,6 +177,8 @@ class HttpClient:
         response = self._send(method, path, send)
         if response.status_code in expect:
             return response
+        if self.check_errors and self.check is not None and 400 <= response.status_code < 500:
+            self.check(response)
         self._raise_for_status(method, path, response)
         if self.check is not None:
             self.check(response)
