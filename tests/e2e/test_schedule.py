@@ -112,7 +112,7 @@ def rows(url: str, query: Any) -> list[dict[str, Any]]:
 
 
 def wait_until_both_ran_everything(
-    url: str, procs: list[subprocess.Popen[str]], timeout_s: float = 15
+    url: str, procs: list[subprocess.Popen[str]], timeout_s: float = 30
 ) -> None:
     """Poll the ledger until each process has finished a run and each of the 20 subscriptions has one."""
     finished = sa.select(runs.c.subscription_id, runs.c.owner).where(
