@@ -145,7 +145,7 @@ class _ContractTests:
         healed = self.sync(db, box, full_refresh=True)
         assert healed.status == "success" and healed.deleted == 1, healed.error
 
-    def test_a_crash_at_a_page_boundary_then_a_rerun_matches_an_uninterrupted_run(
+    def test_a_crash_at_a_page_boundary_then_a_rerun_creates_each_entity_exactly_once(
         self, db: Any
     ) -> None:
         box = self.make_sandbox()

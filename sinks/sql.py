@@ -266,8 +266,6 @@ def _typed_column(
     """How to fill a typed column: its record path (`info["path"]`, dotted) and a converter."""
     path = column.info.get("path")
     convert = _to_datetime if isinstance(column.type, sa.DateTime) else None
-    if isinstance(column.type, sa.JSON):
-        convert = None
     return column.name, tuple(path.split(".")) if path else None, convert
 
 
