@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.errors import ConfigError
 from pipeline.http import BearerToken, HttpClient, Regime, RequestBudget, RetryPolicy
 from pipeline.http.client import Rejected
+from pipeline.http.pacing import Pacer
 from pipeline.registry import (
     SourceContext,
     Stream,
@@ -125,13 +126,16 @@ class Connector:
         """The run's `HttpClient`: sandbox settings first, then config, environment, defaults."""
         config = config or self.validate(ctx.subscription.config)
         settings = ctx.settings
+        regime, clock = self.regime(config), settings.get("http_clock") or ctx.clock
+        pacer = ctx.pacer or Pacer()  # the engine's is shared by its runs and stored
         return HttpClient(
             str(settings.get("api_url") or config.api_url or self._env_url() or self.base_url),
             auth=self._auth(settings, config),
-            regime=self.regime(config),
+            regime=regime,
+            pacer=pacer.scope(ctx.subscription.tenant_id, self.name, regime, clock),
             budget=RequestBudget(config.max_requests),
             max_wait_s=config.max_wait_s,
-            clock=settings.get("http_clock") or ctx.clock,
+            clock=clock,
             check=self.check,
             rejected=self.rejected,
             retry=self.retry,
@@ -139,7 +143,6 @@ class Connector:
             check_errors=self.check_errors,
             on_wait=ctx.on_wait,
             transport=settings.get("transport"),
-            buckets=settings.get("buckets"),
             guard=ctx.guard,  # a lost lease stops the vendor calls at once
         )
 

@@ -32,10 +32,12 @@ from pipeline.errors import (
 from pipeline.gcpause import gc_paused
 from pipeline.heartbeat import Heartbeat, LeaseWatch
 from pipeline.http.clock import Clock, SystemClock
+from pipeline.http.pacing import Pacer
 from pipeline.leases import Lease, LeaseStore, new_owner
 from pipeline.ledger import CALL_COUNTERS, Run, SqlLedger
 from pipeline.outbox import OutboxWriter
 from pipeline.ports import ChangeSource, Sink, SinkFactory
+from pipeline.rate_limits import SqlPaceStore
 from pipeline.registry import SourceContext, Stream, default_sink_factory
 from pipeline.scopes import report_unreadable
 from pipeline.subscriptions import SqlCheckpoints, Subscription, ensure_subscription
@@ -98,6 +100,7 @@ class Orchestrator:
         self.leases = LeaseStore(engine)
         self.checkpoints = SqlCheckpoints()
         self.outbox = OutboxWriter(notify=notify)
+        self.pacer = Pacer(SqlPaceStore(engine))  # learned vendor rates, shared by its runs
         self._made: dict[tuple[str, str, str], Sink] = {}
 
     def run(
@@ -120,6 +123,7 @@ class Orchestrator:
                 options.on_wait,
                 options.full_refresh,
                 guard=watch.check,
+                pacer=self.pacer,
             )
         )
         ensure_subscription(self.engine, sub, self.clock.now())
@@ -229,6 +233,7 @@ class Orchestrator:
         if run.counts["failed"]:
             run.error = _join(run.error, failures_message(run))
         report_unreadable(run, source)
+        self.pacer.flush()  # what this run learned of the vendor's rates, for the next one
         self.ledger.finish(run)
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pipeline.errors import ConfigError, UnknownStreamError
 from pipeline.events import register_entity
 from pipeline.http.clock import Clock
+from pipeline.http.pacing import Pacer
 from pipeline.ports import ChangeSource, EntityLookup, SinkFactory
 from pipeline.subscriptions import Subscription
 
@@ -42,6 +43,8 @@ class SourceContext:
     full_refresh: bool = False
     guard: Callable[[], None] | None = None
     """Call before each vendor request: raises once the run can no longer commit (lease lost)."""
+    pacer: Pacer | None = None
+    """The engine's adaptive pacing, shared by its runs and stored (`pipeline.http.pacing`)."""
 
 
 @dataclass(frozen=True)

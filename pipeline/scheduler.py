@@ -87,9 +87,6 @@ class Scheduler:
         self.source_for = source_for
         self.owner = new_owner()
         self.shares = TenantShares(self.settings.workers, tenant_count(engine))
-        self.buckets: dict[
-            str, dict[str, Any]
-        ] = {}  # per tenant: one rate budget per vendor method
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self._in_flight = 0
@@ -155,11 +152,10 @@ class Scheduler:
     def _options(
         self, claim: Claim, on_finish: Callable[[Run, BaseException | None], None]
     ) -> RunOptions:
-        buckets = self.buckets.setdefault(claim.tenant, {})
         return RunOptions(
             lease_ttl_s=self.settings.lease_ttl_s,
             owner=self.owner,
-            settings={**self.source_settings, "buckets": buckets},
+            settings=self.source_settings,  # pacing per tenant: the orchestrator's Pacer
             should_stop=self._stop_check(),
             attempt=claim.due.attempt + 1,
             record_skipped=False,

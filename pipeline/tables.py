@@ -180,6 +180,22 @@ inbox = sa.Table(
 )
 """Webhook deliveries (DESIGN §8): the raw body, committed before the vendor gets its 2xx."""
 
+rate_limits = sa.Table(
+    "integration_rate_limits",
+    metadata,
+    sa.Column("tenant_id", sa.String(128), primary_key=True),
+    sa.Column("connector", sa.String(64), primary_key=True),
+    sa.Column("method", sa.String(255), primary_key=True),
+    sa.Column("regime", sa.String(64), nullable=False),
+    sa.Column("rate_per_s", sa.Float, nullable=True),
+    sa.Column("ceiling_per_s", sa.Float, nullable=True),
+    sa.Column("blocked_until", Timestamp, nullable=True),
+    sa.Column("limited_at", Timestamp, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+"""Adaptive pacing (issue 15): the rate each tenant's vendor method was learned to accept, and
+the end of its last `Retry-After`, so the next run and other processes start from them."""
+
 __all__ = [
     "INBOX_STATUSES",
     "RUN_STATUSES",
@@ -188,6 +204,7 @@ __all__ = [
     "leases",
     "outbox_offsets",
     "outbox_txid",
+    "rate_limits",
     "run_items",
     "runs",
     "subscriptions",

@@ -52,6 +52,7 @@ REGIMES = {
         },
         limit=15,
         burst=1,
+        fixed=True,  # vendors.md §1.6: probing past 1/minute costs a minute per 429
     ),
 }
 

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from pipeline.errors import BudgetSpent
 from pipeline.http.clock import Clock
+from pipeline.http.pacing import PaceSpec
 
 
 class TokenBucket:
@@ -108,13 +109,20 @@ class Regime:
         Regime("non_marketplace", {"conversations.history": 1, "conversations.replies": 1},
                limit=15)
 
-    Methods not listed have no rate budget.
+    Methods not listed have no rate budget. The rates are where adaptive pacing starts
+    (`pipeline.http.pacing`): it probes up to `max_factor` × the documented rate while the vendor
+    accepts, and cuts on a 429. A `fixed` regime is paced at its documented rate and never probes
+    (Slack's non-Marketplace 1/minute: a wrong guess costs a minute). `window_s` is the vendor's
+    accounting window, over which a 429 measures what it accepted.
     """
 
     name: str
     rates_per_minute: Mapping[str, float] = field(default_factory=dict, hash=False)
     limit: int | None = None
     burst: float = 1.0
+    fixed: bool = False
+    max_factor: float = 100.0
+    window_s: float = 60.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rates_per_minute", MappingProxyType(dict(self.rates_per_minute)))
@@ -125,3 +133,9 @@ class Regime:
         if rate is None:
             return None
         return TokenBucket.per_minute(rate, clock=clock, burst=self.burst)
+
+    def pace_spec(self, method: str) -> PaceSpec:
+        """What adaptive pacing starts from for `method` (an unrated method is not paced)."""
+        rate = self.rates_per_minute.get(method)
+        per_s = None if rate is None else rate / 60.0
+        return PaceSpec(self.name, per_s, self.burst, self.fixed, self.max_factor, self.window_s)

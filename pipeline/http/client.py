@@ -1,8 +1,8 @@
 """The one HTTP client every connector uses (DESIGN §6, STYLE "pipeline/http/").
 
 `HttpClient` wraps `httpx.Client` and adds, at one boundary: retries per `RetryPolicy`, HTTP 429
-with `Retry-After`, a token bucket per vendor method, a per-run request cap, `CallStats` for the run
-row, and redaction. Every wait goes through the injected `Clock` (tests never sleep) and is
+with `Retry-After`, adaptive pacing per vendor method (`pacing.py`), a per-run request cap,
+`CallStats` for the run row, and redaction. Every wait goes through the injected `Clock` (tests never sleep) and is
 announced to `on_wait` first. httpx's exceptions and bad statuses become `pipeline.errors` here
 and only here, as httpx itself maps httpcore's in one place (`map_httpcore_exceptions`).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Collection, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,8 +29,9 @@ from pipeline.errors import (
     redact,
 )
 from pipeline.http.auth import BearerToken
-from pipeline.http.budget import Regime, RequestBudget, TokenBucket
+from pipeline.http.budget import Regime, RequestBudget
 from pipeline.http.clock import Clock, SystemClock
+from pipeline.http.pacing import Pacer, PaceScope
 from pipeline.http.retry import RetryPolicy
 
 log = logging.getLogger("pipeline.http")
@@ -82,7 +83,7 @@ class HttpClient:
         auth: BearerToken | None = None,
         retry: RetryPolicy | None = None,
         regime: Regime | None = None,
-        buckets: MutableMapping[str, TokenBucket] | None = None,
+        pacer: PaceScope | None = None,
         budget: RequestBudget | None = None,
         max_wait_s: float | None = None,
         clock: Clock | None = None,
@@ -107,7 +108,8 @@ class HttpClient:
         self.on_wait = on_wait
         self.stats = CallStats()
         self._auth = auth
-        self._buckets: MutableMapping[str, TokenBucket] = {} if buckets is None else buckets
+        # one pace per vendor method; shared (per tenant) when the engine hands in its Pacer
+        self.pacer = pacer or Pacer().scope("", "", regime, self.clock)
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
@@ -130,8 +132,9 @@ class HttpClient:
     ) -> httpx.Response:
         """Send `method path` until it succeeds or the policy gives up.
 
-        `budget_key` picks the token bucket (e.g. the vendor method name) from `buckets`, or from
-        `regime` on first use; a key with neither has no rate budget. A status in `expect` (a 304
+        `budget_key` (e.g. the vendor method name) picks the method's pace: the regime's rate,
+        adapted to the vendor's 429s; a key the regime does not rate only waits out its
+        `Retry-After`, and no key means no pacing at all. A status in `expect` (a 304
         to a conditional request, a 410 to a confirming GET) is returned, not raised.
         """
         if self._auth is not None:
@@ -141,9 +144,13 @@ class HttpClient:
         attempt = 1
         while True:
             try:
-                return self._attempt(method, path, budget_key, send, expect)
+                response = self._attempt(method, path, budget_key, send, expect)
             except TransientError as error:
-                self._before_retry(error, attempt)
+                self._before_retry(error, attempt, budget_key)
+            else:
+                if budget_key is not None:
+                    self.pacer.get(budget_key).accepted()
+                return response
             attempt += 1
 
     def close(self) -> None:
@@ -232,26 +239,22 @@ class HttpClient:
         return (when - self.clock.now()).total_seconds()
 
     def _throttle(self, budget_key: str | None) -> None:
-        """Wait for the method's token bucket, or raise `BudgetSpent` if that wait is too long."""
-        bucket = self._bucket(budget_key)
-        if bucket is not None:
-            self._wait(bucket.acquire(self.max_wait_s), "rate_budget")
+        """Wait for the method's pace, or raise `BudgetSpent` if that wait is too long."""
+        if budget_key is not None:
+            self._wait(self.pacer.get(budget_key).acquire(self.max_wait_s), "rate_budget")
 
-    def _bucket(self, budget_key: str | None) -> TokenBucket | None:
-        if budget_key is None:
-            return None
-        if budget_key not in self._buckets and self.regime is not None:
-            bucket = self.regime.bucket(budget_key, self.clock)
-            if bucket is not None:
-                self._buckets[budget_key] = bucket
-        return self._buckets.get(budget_key)
+    def _before_retry(self, error: TransientError, attempt: int, budget_key: str | None) -> None:
+        """Wait as the policy says before the next attempt, or re-raise (429s end `throttled`).
 
-    def _before_retry(self, error: TransientError, attempt: int) -> None:
-        """Wait as the policy says before the next attempt, or re-raise (429s end `throttled`)."""
+        A 429 first cuts the method's pace and blocks it until `Retry-After` (the policy's
+        fallback when the vendor named no time), for every client sharing the pace."""
         is_rate_limit = isinstance(error, RateLimitedError)
-        if is_rate_limit:
-            self.stats.rate_limited += 1
         wait_s = self.retry.decide(error, attempt)
+        if isinstance(error, RateLimitedError):
+            self.stats.rate_limited += 1
+            if budget_key is not None:
+                block_s = error.retry_after_s or wait_s or self.retry.rate_limit_fallback_s
+                self.pacer.limited(budget_key, block_s)
         if wait_s is None:
             raise self._give_up(error)
         if is_rate_limit and self.max_wait_s is not None and wait_s > self.max_wait_s:

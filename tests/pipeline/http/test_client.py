@@ -26,11 +26,12 @@ from pipeline.http import (
     RequestBudget,
     RetryPolicy,
 )
+from pipeline.http.pacing import Pacer
 
 TOKEN = "plain-looking-secret-4711"  # not xox-shaped: only registration can redact it
 OK = httpx.Response(200, json={"ok": True})
-TIER3 = Regime("tier3", {"conversations.history": 50}, limit=200)
-NON_MARKETPLACE = Regime("non_marketplace", {"conversations.history": 1}, limit=15)
+TIER3 = Regime("tier3", {"conversations.history": 50}, limit=200, fixed=True)
+NON_MARKETPLACE = Regime("non_marketplace", {"conversations.history": 1}, limit=15, fixed=True)
 
 Step = httpx.Response | Exception
 
@@ -248,10 +249,11 @@ def test_slow_regime_raises_budget_spent_instead_of_sleeping_a_minute(clock: Fak
     assert (len(vendor.requests), client.stats.api_calls, clock.slept) == (1, 1, [])
 
 
-def test_shared_buckets_carry_the_rate_across_clients(clock: FakeClock) -> None:
-    buckets: dict[str, pipeline.http.TokenBucket] = {}
+def test_a_shared_pacer_carries_the_rate_across_clients(clock: FakeClock) -> None:
+    pacer = Pacer()
     for _ in range(2):
-        client = make_client(Vendor(OK), clock, regime=TIER3, buckets=buckets)
+        pace = pacer.scope("acme", "slack", TIER3, clock)
+        client = make_client(Vendor(OK), clock, regime=TIER3, pacer=pace)
         client.request("POST", "conversations.history", budget_key="conversations.history")
 
     assert clock.slept == pytest.approx([1.2])
