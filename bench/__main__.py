@@ -64,6 +64,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", help="where SQLite files and dlt state go (default: a temp dir)")
     p.add_argument("--e2e-transport", choices=("inprocess", "http"), default="inprocess")
+    p.add_argument(
+        "--pacing",
+        choices=("simulated", "real"),
+        default="simulated",
+        help="e2e over http only: 'real' runs our sync and a dlt peer against a sandbox in real "
+        "time, unthrottled and under Tier 3 (bench/pacing_real.py)",
+    )
+    p.add_argument("--profiles", default="unthrottled,tier3", help="--pacing real: server profiles")
+    p.add_argument(
+        "--workspace", default="15.7k", help="--pacing real: workspace unthrottled (15.7k|3.2k)"
+    )
+    p.add_argument(
+        "--tier3-workspace", default="3.2k", help="--pacing real: workspace under Tier 3"
+    )
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run")
     p.add_argument(
         "--pg-url",
@@ -319,8 +333,20 @@ def table(lines: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def real_pacing(args: argparse.Namespace) -> int:
+    if args.path != "e2e" or args.e2e_transport != "http":
+        raise SystemExit("--pacing real needs --path e2e --e2e-transport http")
+    from bench import pacing_real
+
+    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
+    workspaces = {"unthrottled": args.workspace, "tier3": args.tier3_workspace}
+    return pacing_real.main(profiles, workspaces, args.json, args.timeout)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.pacing == "real":
+        return real_pacing(args)
     sizes = [int(x.replace("_", "")) for x in args.records.split(",")]
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]

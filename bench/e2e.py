@@ -105,3 +105,37 @@ def run(
         "transport": transport,
         "churned": getattr(sandbox, "churned", None),
     }
+
+
+def run_real(url: str, api_url: str, token: str) -> dict[str, Any]:
+    """One sync against a sandbox served in real time by another process (`--pacing real`): our
+    client paces itself on the real clock, and the learned rates carry over in `url`'s database."""
+    stream = get_stream("slack-messages")
+    engine = create_engine(url)
+    waits: dict[str, float] = {}
+
+    def on_wait(seconds: float, reason: str) -> None:
+        waits[reason] = waits.get(reason, 0.0) + seconds
+
+    settings: dict[str, Any] = {"api_url": api_url, "token": token}
+    try:
+        orchestrator = Orchestrator(engine, SystemClock())
+        watch = Stopwatch().start()
+        options = RunOptions(settings=settings, on_wait=on_wait)
+        result = orchestrator.run(stream, SUBSCRIPTION, options=options)
+        watch.stop()
+    finally:
+        engine.dispose()
+    if result.status not in ("success", "no_changes"):
+        raise RuntimeError(f"e2e run ended {result.status}: {result.error}")
+    return {
+        "seconds": watch.wall,
+        "cpu_seconds": watch.cpu,
+        "status": result.status,
+        "messages": result.counts["records_found"],
+        "counts": {k: result.counts[k] for k in ("created", "updated", "deleted", "noop")},
+        "client_api_calls": result.counts["api_calls"],
+        "client_rate_limited": result.counts["rate_limited"],
+        "waited_s": round(sum(waits.values()), 2),
+        "waits": {k: round(v, 2) for k, v in waits.items()},
+    }

@@ -17,6 +17,14 @@ from bench.measure import peak_rss_mb
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     path, url = spec["path"], spec["url"]
+    if path == "e2e_real":  # --pacing real: our sync against a sandbox served elsewhere
+        from bench import e2e
+
+        return _rss(e2e.run_real(url, spec["api_url"], spec["token"]))
+    if path == "dlt_http":
+        from bench import peer_dlt_http
+
+        return _rss(peer_dlt_http.run(url, spec["api_url"], spec["token"], Path(spec["workdir"])))
     args = (url, spec["scenario"], spec["records"], spec.get("seed", 0))
     if path == "engine":
         from bench import engine_path
@@ -36,6 +44,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         result = e2e.run(*args, transport=spec.get("transport", "inprocess"))
     else:
         raise SystemExit(f"unknown path {path!r}")
+    return _rss(result)
+
+
+def _rss(result: dict[str, Any]) -> dict[str, Any]:
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result["peak_rss_mb"] = round(max(peak_rss_mb(), children_mb), 1)
     return result

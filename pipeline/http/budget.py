@@ -112,7 +112,7 @@ class Regime:
     Methods not listed have no rate budget. The rates are where adaptive pacing starts
     (`pipeline.http.pacing`): it probes up to `max_factor` × the documented rate while the vendor
     accepts, and cuts on a 429. A `fixed` regime is paced at its documented rate and never probes
-    (Slack's non-Marketplace 1/minute: a wrong guess costs a minute). `window_s` is the vendor's
+    (a 1-request-per-minute regime: a wrong guess costs a minute). `window_s` is the vendor's
     accounting window, over which a 429 measures what it accepted.
     """
 

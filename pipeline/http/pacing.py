@@ -7,9 +7,10 @@ guessing. A `Pace` is a token bucket whose rate moves, in the manner of TCP cong
 - it starts from the regime's documented rate and burst (or from what an earlier run learned);
 - each accepted request raises the rate: by a quarter while no 429 has ever arrived (slow start),
   then by 1 % of the documented rate (additive increase), never past `max_factor` × documented;
-- a 429 (the first of a storm: until a request is accepted again) cuts the rate to what the vendor accepted over its window (with too few requests to
-  judge, to `backoff` × the rate), empties the bucket and sends nothing on that method before
-  `Retry-After` (or the vendor's reset header, when a connector's hook read it).
+- a 429 (the first of a storm: until a request is accepted again) cuts the rate by a tenth, to no
+  more than what the vendor accepted over its last window (back to the documented rate when slow
+  start overshot), empties the bucket and sends nothing on that method before `Retry-After` (or
+  the vendor's reset header, when a connector's hook read it).
 
 A `fixed` regime never probes (a wrong guess at 1 request/minute costs a minute), and a method the
 regime does not rate is never paced, though it still waits out a `Retry-After`. A `Pacer` keeps one
@@ -39,12 +40,10 @@ SLOW_START = 0.25
 """Growth per accepted request before the first 429: from 50/min to its cap in about 20 requests."""
 ADDITIVE = 0.01
 """Growth per accepted request after a 429, as a share of the documented rate."""
-MIN_SAMPLE = 10
-"""Accepted requests in the window needed before their count is trusted as the vendor's rate."""
 FLOOR = 0.01
 """The lowest rate a cut reaches, as a share of the documented rate."""
-TRIM = 0.9
-"""A cut to the accepted rate still lowers the rate by at least this factor."""
+DECREASE = 0.9
+"""A 429 cuts the rate by at least this factor."""
 REFRESH_S = 60.0
 """How often a long-lived process re-reads the stored state (another process's 429)."""
 
@@ -87,7 +86,6 @@ class PaceSpec:
     fixed: bool = False
     max_factor: float = 100.0
     window_s: float = 60.0
-    backoff: float = 0.5
 
     @property
     def max_rate_per_s(self) -> float | None:
@@ -107,7 +105,7 @@ class Pace:
         self.dirty = False
         self._lock = threading.Lock()
         self._accepted: deque[float] = deque()
-        self._updated = clock.monotonic()
+        self._updated = self._started = clock.monotonic()
         self._tokens = spec.burst
         self._not_before = self._updated
         self._limited_at: datetime | None = None
@@ -202,14 +200,20 @@ class Pace:
         return min(raised, self.spec.max_rate_per_s or raised)
 
     def _cut(self, rate: float, now: float) -> float:
-        """What the vendor accepted over its window (below `TRIM` × the rate), or, with too few
-        requests to judge, `backoff` × the rate; never under the floor."""
+        """`DECREASE` × the rate, and no more than the vendor accepted over a whole window; a
+        first 429 in slow start goes back to the documented rate. Never under the floor.
+
+        The cut is gentle on purpose: a vendor whose `Retry-After` is the time to its next token
+        loses no throughput to a 429 that is waited out, only to a client that sends below its
+        rate, so the rate should stay near the limit rather than halve (TCP's choice)."""
+        documented = self.spec.rate_per_s or rate
         self._forget_before(now - self.spec.window_s)
-        if len(self._accepted) >= MIN_SAMPLE:
-            cut = min(rate * TRIM, len(self._accepted) / self.spec.window_s)
-        else:
-            cut = rate * self.spec.backoff
-        return max(cut, (self.spec.rate_per_s or rate) * FLOOR)
+        cut = rate * DECREASE
+        if now - self._started >= self.spec.window_s:
+            cut = min(cut, max(len(self._accepted), 1) / self.spec.window_s)
+        elif self._ceiling is None:
+            cut = min(cut, documented)
+        return max(cut, documented * FLOOR)
 
     def _set_rate(self, rate: float) -> None:
         self._token_wait()  # refill at the old rate up to now

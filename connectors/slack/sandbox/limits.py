@@ -1,9 +1,10 @@
 """Rate-limit regimes and page-size rules, counted against the sandbox's fake clock.
 
 Slack limits per method, per workspace, per app (vendors.md §1.6). Each (method, key) gets a token
-bucket holding one minute's allowance (short bursts are tolerated) that refills continuously; an
-empty bucket answers HTTP 429 with `Retry-After: <int seconds>` (§1.6, §6.2.11). The 2025
-non-Marketplace regime cuts history and replies to 1 request/min with default and max `limit` 15.
+bucket holding one minute's allowance (short bursts are tolerated; `burst` makes it smaller) that
+refills continuously; an empty bucket answers HTTP 429 with `Retry-After: <int seconds>` (§1.6,
+§6.2.11). The 2025 non-Marketplace regime cuts history and replies to 1 request/min with default
+and max `limit` 15.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ class Bucket:
 class RateLimiter:
     """Token buckets per (method, key) for one regime; `check` returns a Retry-After or None."""
 
-    def __init__(self, regime: str = "tier3") -> None:
+    def __init__(self, regime: str = "tier3", burst: float | None = None) -> None:
         self.regime = regime
+        self.burst = burst
+        """Bucket size; None: one minute's allowance (the benchmark's Tier 3 profile uses 10)."""
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self._lock = threading.Lock()
 
@@ -88,10 +91,10 @@ class RateLimiter:
         rate = self.per_minute(method)
         if rate is None:
             return None
-        per_s = rate / 60.0
+        per_s, size = rate / 60.0, min(rate, self.burst or rate)
         with self._lock:
-            bucket = self._buckets.setdefault((method, key), Bucket(tokens=rate, updated=now))
-            bucket.tokens = min(rate, bucket.tokens + max(now - bucket.updated, 0.0) * per_s)
+            bucket = self._buckets.setdefault((method, key), Bucket(tokens=size, updated=now))
+            bucket.tokens = min(size, bucket.tokens + max(now - bucket.updated, 0.0) * per_s)
             bucket.updated = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0

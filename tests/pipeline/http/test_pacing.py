@@ -100,9 +100,26 @@ def test_a_429_storm_cuts_the_rate_and_nothing_is_sent_before_retry_after() -> N
     assert [b - a for a, b in zip(storm, vendor.at[31:34], strict=True)] == pytest.approx([7] * 3)
     after = pace.get(HISTORY).rate_per_s
     assert after is not None and after < before
-    cut = min(30 / 60, before * 0.9)  # what the vendor accepted in its 60 s window
+    cut = min(before * 0.9, 50 / 60)  # slow start overshot: back to the documented 50/min
     assert after == pytest.approx(cut + 5 * 0.01 * 50 / 60)  # then +1 % of 50/min per request
-    assert http.stats.rate_limited == 3 and http.stats.api_calls == 38
+
+
+def test_after_a_whole_window_a_429_cuts_to_what_the_vendor_accepted_in_it() -> None:
+    clock = FakeClock()
+    vendor = Vendor(clock, *[OK] * 10, limited(1))
+    pace = Pacer().scope("acme", "vendor", TIER3, clock)
+    http = client(vendor, pace, max_wait_s=30)
+    call(http, 11)  # slow start overshoots: a 429, back to the documented 50/min
+    clock.advance(60)  # a quiet minute
+    vendor.script = [*[OK] * 40, limited(600)]
+    call(http, 40)
+
+    with pytest.raises(BudgetSpent):  # a 429 asking for 10 minutes ends the call
+        call(http)
+
+    accepted = [t for t in vendor.at[:-1] if t > vendor.at[-1] - 60]
+    assert len(accepted) == 40
+    assert pace.get(HISTORY).rate_per_s == pytest.approx(40 / 60)
 
 
 def test_a_429_seen_by_one_client_blocks_every_client_of_that_tenant_and_method() -> None:
