@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import BudgetSpent
 from pipeline.http import BearerToken, FakeClock, HttpClient, Regime, RetryPolicy
-from pipeline.http.pacing import Pacer
+from pipeline.http.pacing import REFRESH_S, Pacer
 from pipeline.rate_limits import SqlPaceStore
 from pipeline.tables import rate_limits
 from pipeline.testing import Db
@@ -82,3 +82,19 @@ def test_tenants_are_stored_apart_and_another_regime_starts_afresh(db: Db) -> No
 
     assert other_tenant == pytest.approx(50 / 60)
     assert other_regime == pytest.approx(100 / 60)
+
+
+def test_a_long_lived_process_takes_another_process_s_429_within_a_refresh(db: Db) -> None:
+    clock = FakeClock()
+    scheduler = Pacer(SqlPaceStore(db.engine))  # a `pipeline schedule` process, running on
+    pace = scheduler.scope("acme", "vendor", TIER3, clock).get(HISTORY)
+    clock.advance(REFRESH_S - 5)
+    learn(db, clock, LIMITED)  # another process meets a 429 asking for 20 s
+
+    unaware = scheduler.scope("acme", "vendor", TIER3, clock).get(HISTORY).acquire()
+    clock.advance(10)  # a refresh is due: the stored state is read again
+    aware = scheduler.scope("acme", "vendor", TIER3, clock).get(HISTORY).acquire()
+
+    assert unaware == 0.0  # the store is read once per REFRESH_S, not per request
+    assert aware == pytest.approx(10.0)  # the rest of the other process's Retry-After
+    assert pace.rate_per_s == pytest.approx(50 / 60 * 0.9)  # and its cut rate
