@@ -45,6 +45,9 @@ class GitHubStream(RestStream[M]):
     lookback_s = 60.0  # `since` is inclusive; a minute also covers GitHub's replication lag
     scope_column = "repo"
     conditional = True
+    # vendors.md §4.1: the primary and secondary limits count every REST call of the token, so
+    # both streams pace as one method and a 403/429 with a reset blocks them both
+    budget_key = "rest"
 
     def __init__(self, client: HttpClient, config: Config, context: SourceContext) -> None:
         super().__init__(client, config, context)
@@ -89,7 +92,9 @@ class Issues(GitHubStream[Issue]):
                 reasons[key] = "absent"
                 continue
             path = f"repos/{scope}/issues/{number}"
-            answer = self.client.request("GET", path, expect=tuple(GONE), budget_key=self.path)
+            answer = self.client.request(
+                "GET", path, expect=tuple(GONE), budget_key=self.budget_key
+            )
             reasons[key] = GONE.get(answer.status_code)
         return reasons
 

@@ -55,6 +55,7 @@ class Issues(RestStream[Issue]):
 
     name, entity, model = "issues", "issue", Issue
     method, path = "POST", ""
+    budget_key = "graphql"  # one endpoint, one rate limit: RATELIMITED blocks the whole API
     records_at = "data.issues.nodes"
     paginator = RelayPaginator(page_info_at="data.issues.pageInfo")
     page_size_at = "variables.first"  # "too complex" → the same page with half as many issues

@@ -194,3 +194,17 @@ def test_typed_columns_are_queryable(db: Db, sandbox: Sandbox) -> None:
 
     truth = [i.number for i in sandbox.issues(REPO) if i.is_pull_request and i.state == "open"]
     assert sorted(r["number"] for r in open_prs) == truth
+
+
+def test_a_primary_limit_met_by_issues_holds_comments_back_until_the_reset(
+    db: Db, sandbox: Sandbox
+) -> None:
+    sandbox.set_limits(primary_limit=1)  # the token's hourly budget: both streams spend it
+    issues = sync(db, sandbox)
+    calls = len(sandbox.journal)
+
+    comments = sync(db, sandbox, "github-comments")
+
+    assert (issues.status, comments.status) == ("throttled", "throttled")
+    assert len(sandbox.journal) == calls  # comments sent nothing before x-ratelimit-reset
+    assert db.run_row(comments.id)["api_calls"] == 0
