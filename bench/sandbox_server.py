@@ -27,6 +27,7 @@ def build(spec: dict[str, Any]) -> Sandbox:
         messages_per_channel=spec["messages_per_channel"],
         thread_ratio=spec["thread_ratio"],
         users=40,
+        now=DEFAULT_NOW,  # the layout depends on `now`: every server process seeds the same one
     )
     sandbox.limiter.burst = spec.get("burst")
     return sandbox
