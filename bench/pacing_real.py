@@ -1,4 +1,4 @@
-"""`python -m bench --path e2e --e2e-transport http --pacing real`: our sync and dlt's, side by side,
+"""`python -m bench --path e2e --e2e-transport http --pacing real`: our sync and dlt's side by side
 against the same Slack sandbox over real HTTP with real waiting (issue 15, item 4).
 
 For each server profile (`unthrottled`; `tier3`: 50 requests/minute per method, a bucket of 10,

@@ -1,4 +1,4 @@
-"""Peer for `--pacing real`: dlt's REST client reads the Slack sandbox over HTTP and merges the messages.
+"""Peer for `--pacing real`: dlt's REST client reads the Slack sandbox over HTTP, merges the messages.
 
 What a dlt user would write for this job (dlt 1.31): `RESTClient` with a Bearer token and a JSON
 cursor paginator (`response_metadata.next_cursor` → `cursor`), `conversations.list` for the member

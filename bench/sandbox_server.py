@@ -1,4 +1,4 @@
-"""A Slack sandbox in a process of its own, living in real time: `python -m bench.sandbox_server '<json>'`.
+"""A Slack sandbox in its own process, in real time: `python -m bench.sandbox_server '<json>'`.
 
 For `--pacing real`: the tool under test and the server do not share a Python process (nor its
 GIL), and the server's rate limits refill on the wall clock. Prints `{"url": …}` once it listens.

@@ -2,9 +2,10 @@
 
 `HttpClient` wraps `httpx.Client` and adds, at one boundary: retries per `RetryPolicy`, HTTP 429
 with `Retry-After`, adaptive pacing per vendor method (`pacing.py`), a per-run request cap,
-`CallStats` for the run row, and redaction. Every wait goes through the injected `Clock` (tests never sleep) and is
-announced to `on_wait` first. httpx's exceptions and bad statuses become `pipeline.errors` here
-and only here, as httpx itself maps httpcore's in one place (`map_httpcore_exceptions`).
+`CallStats` for the run row, and redaction. Every wait goes through the injected `Clock` (tests
+never sleep) and is announced to `on_wait` first. httpx's exceptions and bad statuses become
+`pipeline.errors` here and only here, as httpx itself maps httpcore's in one place
+(`map_httpcore_exceptions`).
 """
 
 from __future__ import annotations
