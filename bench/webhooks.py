@@ -140,6 +140,13 @@ class Senders:
         return threads
 
 
+def cpu_s(pid: int) -> float:
+    """The process's CPU seconds so far (user + system, Linux `/proc`): the cost of the work,
+    steadier than latency on a shared, loaded machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_applied(engine: sa.Engine, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     query = sa.text("SELECT count(*) FROM integration_inbox WHERE status = 'pending'")
@@ -155,13 +162,14 @@ def figures(engine: sa.Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT received_at, applied_at FROM integration_inbox")).all()
         runs = conn.execute(sa.text("SELECT count(*) FROM integration_runs")).scalar_one()
+        pages = conn.execute(sa.text("SELECT sum(pages) FROM integration_runs")).scalar_one()
     latencies = sorted(_seconds(a) - _seconds(r) for r, a in rows)
     span = max(_seconds(a) for _, a in rows) - min(_seconds(r) for r, _ in rows)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
         "deliveries": len(rows),
         "runs": runs,
-        "per_run": round(len(rows) / max(runs, 1), 1),
+        "per_page": round(len(rows) / max(pages or 0, 1), 1),
         "deliveries_per_s": round(len(rows) / span, 1) if span else None,
         "p50_ms": round(q[49] * 1000, 1),
         "p95_ms": round(q[94] * 1000, 1),
@@ -208,6 +216,7 @@ def load(
 ) -> dict[str, Any]:
     url = fresh(backend, workdir)
     proc, served = start_serve(url)
+    idle_cpu_s = cpu_s(proc.pid)  # start-up and imports
     load = Senders(senders, rate, [served])
     threads = load.start()
     time.sleep(seconds)
@@ -218,6 +227,9 @@ def load(
     try:
         wait_applied(engine)
         result = {"backend": backend, "senders": senders, "rate": rate, **figures(engine)}
+        result["serve_cpu_ms_per_delivery"] = round(
+            (cpu_s(proc.pid) - idle_cpu_s) * 1000 / result["deliveries"], 2
+        )
         result.update(check_events(engine, load.acknowledged))
     finally:
         proc.send_signal(signal.SIGTERM)

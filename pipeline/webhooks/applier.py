@@ -1,9 +1,11 @@
-"""Applying the webhook inbox (DESIGN §8): each batch of a subscription's deliveries is one run.
+"""Applying the webhook inbox (DESIGN §8): a subscription's pending deliveries, one run per burst.
 
 The applier claims a subscription's pending deliveries, opens a run of that subscription whose
-source is the inbox, and applies them as one page through the same page transaction as polling
-(lease and fencing, hash gate, diff, tombstones, run items, events). The deliveries are marked
-applied, or failed with their error, inside that transaction; the checkpoint is left as it was.
+source is the inbox, and applies them page by page (up to `batch_size` deliveries each) through the
+same page transaction as polling (lease and fencing, hash gate, diff, tombstones, run items,
+events). The deliveries are marked applied, or failed with their error, inside that transaction;
+the checkpoint is left as it was. In `pipeline serve` the run then follows the subscription's inbox
+until it is idle (`bursts.Follow`), so a burst of deliveries is one run and one lease.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -32,6 +35,7 @@ from pipeline.registry import get_stream
 from pipeline.subscriptions import Subscription
 from pipeline.tables import leases
 from pipeline.webhooks import inbox
+from pipeline.webhooks.bursts import Follow, Wakeups
 from pipeline.webhooks.handler import PayloadError, WebhookHandler
 from pipeline.webhooks.registry import webhook_handler
 from pipeline.webhooks.subscriptions import find_subscription
@@ -41,22 +45,39 @@ SUBSCRIPTION_TTL_S = 5.0
 
 
 class InboxSource:
-    """A change source over one subscription's pending deliveries: one page, then done."""
+    """A change source over one subscription's pending deliveries: a page per `limit` of them,
+    until none is pending (or, following a burst, until `follow` says the inbox went idle)."""
 
     def __init__(
-        self, engine: Engine, handler: WebhookHandler, key: inbox.InboxKey, limit: int
+        self,
+        engine: Engine,
+        handler: WebhookHandler,
+        key: inbox.InboxKey,
+        limit: int,
+        follow: Follow | None = None,
     ) -> None:
         self.engine, self.handler, self.key, self.limit = engine, handler, key, limit
-        self.deliveries: list[inbox.Delivery] = []
+        self.follow = follow
+        self.applied = 0
 
     def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
-        self.deliveries = inbox.pending(self.engine, self.key, self.limit)
-        if not self.deliveries:
-            return
-        mapped = [(d, self.changes_of(d)) for d in self.deliveries]
+        while True:
+            deliveries = inbox.pending(self.engine, self.key, self.limit)
+            if deliveries:
+                self.applied += len(deliveries)
+                yield self.page(deliveries)
+                if self.follow is not None:
+                    self.follow.worked()
+                    if self.follow.aged():
+                        return
+            elif self.follow is None or not self.follow.more():
+                return
+
+    def page(self, deliveries: Sequence[inbox.Delivery]) -> Page:
+        mapped = [(d, self.changes_of(d)) for d in deliveries]
         changes = fold([c for _, found in mapped for c in found])
         # a webhook run never moves the poll's checkpoint
-        yield Page(changes, KEEP_CHECKPOINT, extra=Outcomes(mapped).record)
+        return Page(changes, KEEP_CHECKPOINT, extra=Outcomes(mapped).record)
 
     def changes_of(self, delivery: inbox.Delivery) -> Sequence[Change]:
         """The delivery's changes; one that cannot be read becomes a failed item naming it."""
@@ -113,7 +134,7 @@ def run_now(plan: Plan, run: Run) -> datetime:
 
 
 class Applier:
-    """Applies pending deliveries, one run per subscription batch; several may share a database."""
+    """Applies pending deliveries, one run per subscription burst; several may share a database."""
 
     def __init__(
         self,
@@ -122,38 +143,43 @@ class Applier:
         batch_size: int = 500,
         claim_ttl_s: float = 60.0,
         lease_ttl_s: float = 30.0,
+        max_runs: int = 4,
     ) -> None:
         self.engine = engine
         self.orchestrator = Orchestrator(engine, clock)
         self.clock = self.orchestrator.clock
         self.owner = new_owner()
         self.batch_size, self.claim_ttl_s, self.lease_ttl_s = batch_size, claim_ttl_s, lease_ttl_s
+        self.max_runs = max_runs
+        self.wakeups = Wakeups()
         self._subscriptions: dict[inbox.InboxKey, tuple[float, Subscription]] = {}
 
     def apply_pending(self) -> list[Run]:
         """Apply every delivery that is pending and not claimed by another applier."""
         done: list[Run] = []
-        while True:
-            now = self.clock.now()
-            key = inbox.claim(self.engine, self.owner, now, self.claim_ttl_s, self.batch_size)
-            if key is None:
-                return done
+        while (key := self.claim()) is not None:
             run = self.apply(key)
             if run is not None:
                 done.append(run)
+        return done
 
-    def apply(self, key: inbox.InboxKey) -> Run | None:
-        """One run over the subscription's pending deliveries (None: its lease is busy)."""
+    def claim(self, skip: Collection[inbox.InboxKey] = ()) -> inbox.InboxKey | None:
+        now, ttl_s = self.clock.now(), self.claim_ttl_s
+        return inbox.claim(self.engine, self.owner, now, ttl_s, self.batch_size, skip)
+
+    def apply(self, key: inbox.InboxKey, follow: Follow | None = None) -> Run | None:
+        """One run over the subscription's pending deliveries (None: its lease is busy); with
+        `follow`, the run goes on applying the deliveries that arrive until the inbox is idle."""
         handler = webhook_handler(key.connector)
         stream = get_stream(f"{key.connector}-{key.stream}")
         sub = self.subscription(key)
         if handler is None or self.lease_busy(sub.id):
             inbox.release(self.engine, key, self.owner, self.clock.now() + timedelta(seconds=1))
             return None
-        source = InboxSource(self.engine, handler, key, self.batch_size)
+        source = InboxSource(self.engine, handler, key, self.batch_size, follow)
         options = RunOptions(lease_ttl_s=self.lease_ttl_s, owner=self.owner)
         run = self.orchestrator.run(stream, sub, source, options)
-        if not source.deliveries:
+        if not source.applied:
             log.debug("webhook run %s found nothing pending", run.id)
         observe_run(stream.full_name, stream.connector, run)
         if run.status not in ("failed", "lost_lease"):
@@ -179,15 +205,33 @@ class Applier:
             return False
         return not holder_is_gone(row[0], as_utc(row[1]), self.clock.now())
 
-    def run_forever(
-        self, wake: threading.Event, stop: threading.Event, idle_s: float = 1.0
-    ) -> None:
-        """Apply as deliveries arrive (`wake`), and every `idle_s` for expired claims, until `stop`."""
-        while not stop.is_set():
-            wake.clear()
-            try:
-                self.apply_pending()
-            except Exception as exc:  # noqa: BLE001  (a database outage: log, keep serving, retry)
-                log.error("webhook applier: %s", redact(f"{type(exc).__name__}: {exc}"))
-                stop.wait(idle_s)
-            wake.wait(idle_s)
+    def run_forever(self, stop: threading.Event, idle_s: float = 1.0) -> None:
+        """`pipeline serve`: claim subscriptions as deliveries arrive (and every `idle_s`, for
+        expired claims and other processes' receipts), one following run each, until `stop`."""
+        with ThreadPoolExecutor(self.max_runs, thread_name_prefix="webhook-run") as runs:
+            while not stop.is_set():
+                self.wakeups.dispatch.clear()
+                try:
+                    self.dispatch(runs, stop)
+                except Exception as exc:  # noqa: BLE001  (a database outage: log, keep serving)
+                    log.error("webhook applier: %s", redact(f"{type(exc).__name__}: {exc}"))
+                    stop.wait(idle_s)
+                self.wakeups.dispatch.wait(idle_s)
+            self.wakeups.dispatch.set()
+
+    def dispatch(self, runs: ThreadPoolExecutor, stop: threading.Event) -> None:
+        """Start a following run for each claimed subscription no run of ours follows yet."""
+        while (key := self.claim(self.wakeups.followed())) is not None:
+            wake = self.wakeups.follow(key)
+            if wake is None:  # only this thread starts runs: never, but a claim is no run
+                continue
+            follow = Follow(wake, stop, monotonic=self.clock.monotonic)
+            runs.submit(self.follow_run, key, follow)
+
+    def follow_run(self, key: inbox.InboxKey, follow: Follow) -> None:
+        try:
+            self.apply(key, follow)
+        except Exception as exc:  # noqa: BLE001  (logged; the claim's expiry retries it)
+            log.error("webhook run: %s", redact(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.wakeups.unfollow(key)

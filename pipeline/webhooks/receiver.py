@@ -49,7 +49,7 @@ class Receiver:
         self,
         engine: Engine,
         clock: Clock | None = None,
-        on_stored: Callable[[], None] | None = None,
+        on_stored: Callable[[inbox.InboxKey], None] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
@@ -97,7 +97,7 @@ class Receiver:
             stored = inbox.store(conn, key, delivery_id, request.body, self.clock.now())
         DELIVERIES.labels(connector=connector, outcome="stored" if stored else "duplicate").inc()
         if stored and self.on_stored is not None:
-            self.on_stored()
+            self.on_stored(key)
         return Reply(200, {"ok": True, "duplicate": not stored})
 
     def _refuse(self, connector: str, status: int, message: str) -> Reply:
