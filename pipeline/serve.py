@@ -56,11 +56,11 @@ class ServeOptions:
 
 
 def pool_size(options: ServeOptions | None = None) -> int:
-    """Connections `serve` keeps: one per receipt in flight, per applying run (and its lease
-    heartbeat), plus the dispatcher and `/healthz`; a pool that overflows opens and closes a
-    connection per request."""
+    """Connections `serve` keeps besides the receipts' own (`Receiver`): one per applying run and
+    its lease heartbeat, plus the dispatcher and `/healthz`; a pool that overflows opens and closes
+    a connection per checkout."""
     options = options or ServeOptions()
-    return options.receipts + 2 * options.applying_runs + 2
+    return 2 * options.applying_runs + 2
 
 
 class BodyTooLarge(Exception):
@@ -149,7 +149,9 @@ class Service:
         self.options = options or ServeOptions()
         self.stop = threading.Event()
         self.applier = Applier(engine, clock, max_runs=self.options.applying_runs)
-        self.receiver = Receiver(engine, clock, on_stored=self.applier.wakeups.stored)
+        self.receiver = Receiver(
+            engine, clock, on_stored=self.applier.wakeups.stored, receipts=self.options.receipts
+        )
         self.app = build_app(self.receiver, engine, self.options)
         self.server: uvicorn.Server | None = None
 
@@ -168,6 +170,7 @@ class Service:
             self.applier.wakeups.dispatch.set()
             if applier.is_alive():
                 applier.join()
+            self.receiver.close()
 
     def _apply(self) -> None:
         self.applier.run_forever(self.stop)
