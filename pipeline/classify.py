@@ -106,6 +106,9 @@ class Classifier:
             if change.record is None:
                 todo.append((change, row, None))
                 continue
+            if not change.restores and row is not None and row.is_deleted:
+                noop += 1  # a late hint about an entity deleted since: it stays deleted
+                continue
             digest = digest_of(change.record)
             if row is not None and not row.is_deleted and row.content_hash == digest:
                 noop += 1

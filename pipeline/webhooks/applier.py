@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -55,9 +56,10 @@ class InboxSource:
         key: inbox.InboxKey,
         limit: int,
         follow: Follow | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         self.engine, self.handler, self.key, self.limit = engine, handler, key, limit
-        self.follow = follow
+        self.follow, self.config = follow, config or {}
         self.applied = 0
 
     def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]:
@@ -88,7 +90,13 @@ class InboxSource:
         if found is None or found.stream != self.key.stream:
             error = f"the payload no longer maps to stream {self.key.stream!r}"
             return [Change.invalid(unreadable(delivery), error)]
-        return found.changes
+        return [c for c in found.changes if self.in_scope(c)]
+
+    def in_scope(self, change: Change) -> bool:
+        """The handler's `in_scope(change, config)`, if it has one: a change outside what the
+        subscription syncs (e.g. a channel it does not list) is dropped, the delivery applied."""
+        check = getattr(self.handler, "in_scope", None)
+        return check is None or change.error is not None or bool(check(change, self.config))
 
     def api_calls(self) -> Mapping[str, int]:
         return {}
@@ -100,17 +108,22 @@ def unreadable(delivery: inbox.Delivery) -> str:
 
 def fold(changes: Sequence[Change]) -> list[Change]:
     """One change per entity, in delivery order: an upsert after an upsert of the same entity is
-    laid over it (absent keys keep the earlier values, as they would keep stored ones); a delete,
-    or anything after a delete, replaces what came before."""
+    laid over it (absent keys keep the earlier values, as they would keep stored ones); a delete
+    replaces what came before, and so does an upsert after a delete unless it may not restore
+    (`Change.restores`: a late hint keeps the deletion)."""
     folded: dict[str, Change] = {}
     for change in changes:
         before = folded.pop(change.external_id, None)
-        if before is not None and before.record is not None and change.record is not None:
-            record = {**before.record, **change.record}
-            folded[change.external_id] = replace(change, record=record)
-        else:
-            folded[change.external_id] = change
+        folded[change.external_id] = _after(before, change) if before is not None else change
     return list(folded.values())
+
+
+def _after(before: Change, change: Change) -> Change:
+    if before.record is None and change.record is not None and not change.restores:
+        return before if before.error is None else change
+    if before.record is not None and change.record is not None:
+        return replace(change, record={**before.record, **change.record})
+    return change
 
 
 class Outcomes:
@@ -176,7 +189,7 @@ class Applier:
         if handler is None or self.lease_busy(sub.id):
             inbox.release(self.engine, key, self.owner, self.clock.now() + timedelta(seconds=1))
             return None
-        source = InboxSource(self.engine, handler, key, self.batch_size, follow)
+        source = InboxSource(self.engine, handler, key, self.batch_size, follow, sub.config)
         options = RunOptions(lease_ttl_s=self.lease_ttl_s, owner=self.owner)
         run = self.orchestrator.run(stream, sub, source, options)
         if not source.applied:
