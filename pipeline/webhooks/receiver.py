@@ -43,6 +43,11 @@ class Reply:
     body: Mapping[str, Any]
 
 
+RECEIPTS_APPLICATION = (
+    "pipeline serve receipts"  # how the receipts' sessions show in pg_stat_activity
+)
+
+
 def store_engine(engine: Engine, size: int) -> Engine | None:
     """PostgreSQL: receipts get a pool of their own, `size` connections in autocommit and with no
     pre-ping. The one INSERT is its own transaction, so a receipt is one round trip instead of
@@ -51,7 +56,12 @@ def store_engine(engine: Engine, size: int) -> Engine | None:
         return None
     url = engine.url.render_as_string(hide_password=False)
     return create_engine(
-        url, pool_size=size, max_overflow=4, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
+        url,
+        pool_size=size,
+        max_overflow=4,
+        pool_pre_ping=False,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"application_name": RECEIPTS_APPLICATION},
     )
 
 
