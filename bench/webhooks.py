@@ -8,16 +8,21 @@ serve mid-load, counting lost and duplicated events.
     BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench_webhooks python -m bench.webhooks
 
 Each sender POSTs signed Slack `message` deliveries (a new message each, so each must become exactly
-one `message_created` event), back to back or paced to `--rate` deliveries/s in total. Latency is
-measured by the server's own stamps: `integration_inbox.received_at` (the receipt transaction) to
-`applied_at` (inside the page transaction that writes the event). A refused or failed POST is
-retried with the same `event_id`, as Slack retries.
+one `message_created` event), back to back or paced to `--rate` deliveries/s in total. A refused or
+failed POST is retried with the same `event_id`, as Slack retries. Latency, from the receipt
+(`integration_inbox.received_at`, stamped in the receipt transaction), two ways:
+- `visible_*`: to the event being visible in `event_outbox`, as seen by a consumer in a process of
+  its own polling every 5 ms (receipt-to-outbox, what a reader of the events waits);
+- `applied_*`: to the inbox row's `applied_at`, stamped when its page transaction starts (the
+  server's own clock; it leaves out the page transaction itself).
+`serve_cpu_ms_per_delivery` is serve's CPU time under load over the deliveries (start-up excluded).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -69,7 +74,8 @@ def start_serve(url: str) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("serve never answered /healthz")
 
 
-def delivery(sender: int, n: int) -> tuple[str, bytes]:
+def delivery(sender: int, n: int) -> tuple[str, str, bytes]:
+    """A new message's delivery: its event id, the message's external id, the body."""
     ts = f"{1767225600 + sender * 100_000 + n // 1_000_000}.{n % 1_000_000:06d}"
     event_id = f"Ev{uuid.uuid4().hex[:20].upper()}"
     event = {
@@ -81,7 +87,7 @@ def delivery(sender: int, n: int) -> tuple[str, bytes]:
         "event_ts": ts,
     }
     body = {"type": "event_callback", "api_app_id": "ABENCH", "event_id": event_id, "event": event}
-    return event_id, json.dumps(body).encode()
+    return event_id, f"{event['channel']}:{ts}", json.dumps(body).encode()
 
 
 @dataclass
@@ -93,6 +99,8 @@ class Senders:
     url: list[str]
     stop: threading.Event = field(default_factory=threading.Event)
     acknowledged: set[str] = field(default_factory=set)
+    keys: dict[str, str] = field(default_factory=dict)
+    """Event id → the external id of the message it creates."""
     retries: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -101,7 +109,8 @@ class Senders:
         with httpx.Client(timeout=10) as client:
             n, next_at = 0, time.monotonic()
             while not self.stop.is_set():
-                event_id, body = delivery(index, n)
+                event_id, key, body = delivery(index, n)
+                self.keys[event_id] = key
                 self.send(client, event_id, body)
                 n += 1
                 if gap:
@@ -147,6 +156,63 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class Watcher:
+    """A reader of the outbox in a process of its own, polling it every `every_s` as a consumer
+    would: when each message's event became visible (committed). Rows are read again a window back,
+    since PostgreSQL commits outbox ids out of order."""
+
+    def __init__(self, url: str, every_s: float = 0.005) -> None:
+        context = multiprocessing.get_context("fork")  # before the sender threads start
+        self.stop = context.Event()
+        self.results, sink = context.Pipe(duplex=False)
+        self.process = context.Process(target=watch, args=(url, every_s, self.stop, sink))
+        self.process.start()
+
+    def close(self) -> dict[str, float]:
+        """Stop watching; external id → when its event was first seen (wall clock)."""
+        self.stop.set()
+        seen: dict[str, float] = self.results.recv()
+        self.process.join()
+        return seen
+
+
+def watch(url: str, every_s: float, stop: Any, results: Any) -> None:
+    engine = create_engine(url)
+    key = sa.column("payload", sa.JSON)["externalId"].as_string()
+    query = sa.select(sa.column("id"), key).select_from(sa.table("event_outbox"))
+    seen: dict[str, float] = {}
+    low = 0
+    while not stop.wait(every_s):
+        with engine.connect() as conn:
+            rows = conn.execute(query.where(sa.column("id") > low)).all()
+        now = time.time()
+        for _, external_id in rows:
+            seen.setdefault(external_id, now)
+        if rows:
+            low = max(low, max(r[0] for r in rows) - 2000)
+    results.send(seen)
+    engine.dispose()
+
+
+def visible_figures(
+    engine: sa.Engine, keys: dict[str, str], seen: dict[str, float]
+) -> dict[str, Any]:
+    """Receipt (the inbox's `received_at`) → the event visible to a consumer polling every 5 ms."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT delivery_id, received_at FROM integration_inbox")).all()
+    latencies = sorted(
+        seen[keys[d]] - _seconds(r) for d, r in rows if d in keys and keys[d] in seen
+    )
+    if len(latencies) < 2:
+        return {}
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "visible_p50_ms": round(q[49] * 1000, 1),
+        "visible_p95_ms": round(q[94] * 1000, 1),
+        "visible_p99_ms": round(q[98] * 1000, 1),
+    }
+
+
 def wait_applied(engine: sa.Engine, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     query = sa.text("SELECT count(*) FROM integration_inbox WHERE status = 'pending'")
@@ -171,9 +237,9 @@ def figures(engine: sa.Engine) -> dict[str, Any]:
         "runs": runs,
         "per_page": round(len(rows) / max(pages or 0, 1), 1),
         "deliveries_per_s": round(len(rows) / span, 1) if span else None,
-        "p50_ms": round(q[49] * 1000, 1),
-        "p95_ms": round(q[94] * 1000, 1),
-        "p99_ms": round(q[98] * 1000, 1),
+        "applied_p50_ms": round(q[49] * 1000, 1),
+        "applied_p95_ms": round(q[94] * 1000, 1),
+        "applied_p99_ms": round(q[98] * 1000, 1),
     }
 
 
@@ -218,6 +284,7 @@ def load(
     proc, served = start_serve(url)
     idle_cpu_s = cpu_s(proc.pid)  # start-up and imports
     load = Senders(senders, rate, [served])
+    watcher = Watcher(url)
     threads = load.start()
     time.sleep(seconds)
     load.stop.set()
@@ -226,7 +293,10 @@ def load(
     engine = create_engine(url)
     try:
         wait_applied(engine)
+        time.sleep(0.05)  # the watcher's last look
+        seen = watcher.close()
         result = {"backend": backend, "senders": senders, "rate": rate, **figures(engine)}
+        result.update(visible_figures(engine, load.keys, seen))
         result["serve_cpu_ms_per_delivery"] = round(
             (cpu_s(proc.pid) - idle_cpu_s) * 1000 / result["deliveries"], 2
         )

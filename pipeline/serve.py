@@ -40,7 +40,7 @@ from pipeline.webhooks.receiver import Receiver
 
 log = logging.getLogger("pipeline.serve")
 MAX_BODY_BYTES = 1 << 20  # vendor event payloads are a few kB (DESIGN §8 vendors)
-RECEIPTS = 8
+RECEIPTS = 4
 """Receipts in flight at once (each a worker thread and a pooled connection); more queue in the
 event loop. Past the cores, more threads only fight over the GIL and the pool (bench/README.md)."""
 APPLYING_RUNS = 4

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.db import write_transaction
+from pipeline.db import is_postgres, write_transaction
 from pipeline.tables import inbox
 
 
@@ -118,6 +118,8 @@ def pending(engine: Engine, key: InboxKey, limit: int) -> list[Delivery]:
         .limit(limit)
     )
     with engine.connect() as conn:
+        if is_postgres(conn):  # one statement: no BEGIN and ROLLBACK round trips around it
+            conn.execution_options(isolation_level="AUTOCOMMIT")  # this connection, in place
         return [Delivery(int(r[0]), r[1], bytes(r[2])) for r in conn.execute(query)]
 
 
