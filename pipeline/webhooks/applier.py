@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -39,10 +39,13 @@ from pipeline.webhooks import inbox
 from pipeline.webhooks.bursts import Follow, Wakeups
 from pipeline.webhooks.handler import PayloadError, WebhookHandler
 from pipeline.webhooks.registry import webhook_handler
-from pipeline.webhooks.subscriptions import find_subscription
+from pipeline.webhooks.subscriptions import find_subscription, poll_is_due
 
 log = logging.getLogger("pipeline.serve")
 SUBSCRIPTION_TTL_S = 5.0
+POLL_HOLD_S = 5.0
+"""How long a subscription whose run left the lease to a due poll is not claimed by the applier
+(the scheduler claims due subscriptions every few seconds; deliveries wait in the inbox)."""
 
 
 class InboxSource:
@@ -164,7 +167,7 @@ class Applier:
         self.owner = new_owner()
         self.batch_size, self.claim_ttl_s, self.lease_ttl_s = batch_size, claim_ttl_s, lease_ttl_s
         self.max_runs = max_runs
-        self.wakeups = Wakeups()
+        self.wakeups = Wakeups(self.clock.monotonic)
         self._subscriptions: dict[inbox.InboxKey, tuple[float, Subscription]] = {}
 
     def apply_pending(self) -> list[Run]:
@@ -241,10 +244,15 @@ class Applier:
             follow = Follow(wake, stop, monotonic=self.clock.monotonic)
             runs.submit(self.follow_run, key, follow)
 
+    def poll_due(self, key: inbox.InboxKey) -> Callable[[], bool]:
+        sub_id = self.subscription(key).id
+        return lambda: poll_is_due(self.engine, sub_id, self.clock.now())
+
     def follow_run(self, key: inbox.InboxKey, follow: Follow) -> None:
+        follow.poll_due = self.poll_due(key)
         try:
             self.apply(key, follow)
         except Exception as exc:  # noqa: BLE001  (logged; the claim's expiry retries it)
             log.error("webhook run: %s", redact(f"{type(exc).__name__}: {exc}"))
         finally:
-            self.wakeups.unfollow(key)
+            self.wakeups.unfollow(key, POLL_HOLD_S if follow.yielded else 0.0)

@@ -21,9 +21,11 @@ from pipeline.webhooks.inbox import InboxKey
 class Wakeups:
     """Routes the receiver's "stored" to the run following that subscription, else the dispatcher."""
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.dispatch = threading.Event()
+        self.monotonic = monotonic
         self._following: dict[InboxKey, threading.Event] = {}
+        self._held: dict[InboxKey, float] = {}  # left to a poll until then
         self._lock = threading.Lock()
 
     def stored(self, key: InboxKey) -> None:
@@ -40,15 +42,20 @@ class Wakeups:
             return event
 
     def followed(self) -> list[InboxKey]:
-        """The subscriptions a run follows now (the dispatcher does not claim them)."""
+        """The subscriptions a run follows now, or left to a poll (the dispatcher passes them)."""
+        now = self.monotonic()
         with self._lock:
-            return list(self._following)
+            self._held = {k: until for k, until in self._held.items() if until > now}
+            return [*self._following, *self._held]
 
-    def unfollow(self, key: InboxKey) -> None:
+    def unfollow(self, key: InboxKey, hold_s: float = 0.0) -> None:
         """The run ended: receipts of `key` wake the dispatcher again, which looks once more (a
-        receipt may have committed after the run's last look)."""
+        receipt may have committed after the run's last look); `hold_s`: not before then (the
+        run left the lease to a poll that is due)."""
         with self._lock:
             self._following.pop(key, None)
+            if hold_s > 0:
+                self._held[key] = self.monotonic() + hold_s
         self.dispatch.set()
 
 
@@ -64,19 +71,32 @@ class Follow:
     monotonic: Callable[[], float] = time.monotonic
     wait: Callable[[float], object] | None = None
     """Waits up to the given seconds for `wake` (default `wake.wait`; tests advance a clock)."""
+    poll_due: Callable[[], bool] | None = None
+    """Whether a poll of the subscription is due; asked every `due_every_s`. `pipeline schedule`
+    never claims a leased subscription, so a run that follows a steady stream of deliveries ends
+    when a poll is due and leaves it the lease (`yielded`)."""
+    due_every_s: float = 1.0
     started: float = field(init=False)
     last: float = field(init=False)
+    asked: float = field(init=False)
+    yielded: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        self.started = self.last = self.monotonic()
+        self.started = self.last = self.asked = self.monotonic()
 
     def worked(self) -> None:
         """A page was applied: the idle time counts from now."""
         self.last = self.monotonic()
 
     def aged(self) -> bool:
-        """The run is `max_s` old (or serve is stopping): end it, the next run takes over."""
-        return self.stop.is_set() or self.monotonic() - self.started >= self.max_s
+        """The run is `max_s` old, a poll is due, or serve is stopping: end it."""
+        return self.stop.is_set() or self.monotonic() - self.started >= self.max_s or self.due()
+
+    def due(self) -> bool:
+        now = self.monotonic()
+        if self.poll_due is not None and not self.yielded and now - self.asked >= self.due_every_s:
+            self.asked, self.yielded = now, self.poll_due()
+        return self.yielded
 
     def more(self) -> bool:
         """After an empty look: wait for a receipt (or the poll tick) and say whether to look

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
+import sqlalchemy as sa
+
+from pipeline.http.clock import FakeClock
+from pipeline.subscriptions import Subscription, ensure_subscription
+from pipeline.tables import leases, subscriptions
 from pipeline.testing import Db
 from pipeline.webhooks.bursts import Follow, Wakeups
 from pipeline.webhooks.inbox import InboxKey
@@ -91,3 +97,36 @@ def test_a_receipt_wakes_the_run_following_its_subscription_else_the_dispatcher(
     wakeups.dispatch.clear()
     wakeups.unfollow(KEY)  # a receipt after the run's last look is not lost: the dispatcher looks
     assert wakeups.dispatch.is_set() and wakeups.followed() == []
+
+
+def test_a_run_following_steady_deliveries_leaves_the_lease_to_a_due_poll(
+    served: Served, db: Db
+) -> None:
+    sub = Subscription("slack", "messages")
+    ensure_subscription(db.engine, sub, db.clock.now())
+    post(served, 1)()
+    arrivals = [post(served, n) for n in range(2, 40)]  # one per tick: never idle
+    follow = following(db, arrivals, idle_s=0.5, poll_s=0.05, max_s=60, due_every_s=0.2)
+    follow.poll_due = served.applier.poll_due(KEY)
+    with db.engine.begin() as conn:  # `pipeline schedule` would run it in 0.5 s
+        due_at = db.clock.now() + timedelta(seconds=0.5)
+        conn.execute(subscriptions.update().values(next_run_at=due_at))
+
+    run = served.applier.apply(KEY, follow)
+
+    assert run is not None and follow.yielded
+    assert 0.5 <= db.clock.monotonic() - follow.started <= 0.8  # at the first look once due
+    [lease] = db.rows(sa.select(leases).where(leases.c.subscription_id == sub.id))
+    assert lease["owner"] is None  # released for the poll
+
+
+def test_a_subscription_left_to_a_poll_is_not_claimed_until_the_hold_ends() -> None:
+    clock = FakeClock()
+    wakeups = Wakeups(clock.monotonic)
+    wakeups.follow(KEY)
+
+    wakeups.unfollow(KEY, hold_s=5)
+    held = wakeups.followed()
+    clock.advance(5)
+
+    assert (held, wakeups.followed()) == ([KEY], [])
