@@ -7,7 +7,7 @@ changes are applied later, from the inbox, through the page transaction polling 
 
 A handler may also define `in_scope(change, config) -> bool`: at apply time, a change the
 subscription (its `config`) does not sync is dropped, as a poll of that subscription would never
-have seen it (Slack: a channel outside `channels`).
+have seen it (e.g. a channel or repository outside its config).
 """
 
 from __future__ import annotations
