@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from pipeline.serve import bind
 from pipeline.subscriptions import Subscription, ensure_subscription
 from pipeline.testing import Db
 from pipeline.webhooks.receiver import RECEIPTS_APPLICATION
@@ -191,3 +194,14 @@ def test_a_receipt_connection_the_server_dropped_is_replaced_at_once(
 
     assert (dropped >= 1, response.status_code) == (True, 200)
     assert [r["status"] for r in served.inbox()] == ["pending", "pending"]
+
+
+def test_the_listening_socket_is_tcp_so_keep_alive_answers_are_not_held_back() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets whose protocol is TCP; without it each answer
+    on a kept-alive connection waited ~40 ms for the sender's delayed ACK (Nagle)."""
+    sock = bind("127.0.0.1", 0)
+    try:
+        nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert (sock.proto, bool(nodelay)) == (socket.IPPROTO_TCP, True)
+    finally:
+        sock.close()
