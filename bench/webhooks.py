@@ -5,6 +5,7 @@ serve mid-load, counting lost and duplicated events.
     python -m bench.webhooks                                  # both databases, 1/4/16 senders, 5 s each
     python -m bench.webhooks --backend postgres --senders 16 --seconds 10 --rate 200
     python -m bench.webhooks --kill-only
+    python -m bench.webhooks --backend postgres --serves 2 --senders 16 --rate 200   # two serves, one db
     BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench_webhooks python -m bench.webhooks
 
 Each sender POSTs signed Slack `message` deliveries (a new message each, so each must become exactly
@@ -111,13 +112,13 @@ class Senders:
             while not self.stop.is_set():
                 event_id, key, body = delivery(index, n)
                 self.keys[event_id] = key
-                self.send(client, event_id, body)
+                self.send(client, event_id, body, index)
                 n += 1
                 if gap:
                     next_at += gap
                     time.sleep(max(0.0, next_at - time.monotonic()))
 
-    def send(self, client: httpx.Client, event_id: str, body: bytes) -> None:
+    def send(self, client: httpx.Client, event_id: str, body: bytes, index: int) -> None:
         while True:
             stamp = str(int(time.time()))
             headers = {
@@ -127,7 +128,9 @@ class Senders:
             try:
                 if (
                     client.post(
-                        f"{self.url[0]}/webhooks/slack", content=body, headers=headers
+                        f"{self.url[index % len(self.url)]}/webhooks/slack",
+                        content=body,
+                        headers=headers,
                     ).status_code
                     == 200
                 ):
@@ -278,12 +281,14 @@ def fresh(backend: str, workdir: Path) -> str:
 
 
 def load(
-    backend: str, senders: int, seconds: float, rate: float | None, workdir: Path
+    backend: str, senders: int, seconds: float, rate: float | None, workdir: Path, serves: int = 1
 ) -> dict[str, Any]:
+    """`serves` processes on one database; sender i posts to serve i mod `serves` (a vendor
+    behind a load balancer), so a run in one process applies what another received."""
     url = fresh(backend, workdir)
-    proc, served = start_serve(url)
-    idle_cpu_s = cpu_s(proc.pid)  # start-up and imports
-    load = Senders(senders, rate, [served])
+    procs, urls = zip(*(start_serve(url) for _ in range(serves)), strict=True)
+    idle_cpu_s = sum(cpu_s(p.pid) for p in procs)  # start-up and imports
+    load = Senders(senders, rate, list(urls))
     watcher = Watcher(url)
     threads = load.start()
     time.sleep(seconds)
@@ -295,15 +300,16 @@ def load(
         wait_applied(engine)
         time.sleep(0.05)  # the watcher's last look
         seen = watcher.close()
-        result = {"backend": backend, "senders": senders, "rate": rate, **figures(engine)}
+        result = {"backend": backend, "senders": senders, "rate": rate, "serves": serves}
+        result.update(figures(engine))
         result.update(visible_figures(engine, load.keys, seen))
-        result["serve_cpu_ms_per_delivery"] = round(
-            (cpu_s(proc.pid) - idle_cpu_s) * 1000 / result["deliveries"], 2
-        )
+        cpu_ms = (sum(cpu_s(p.pid) for p in procs) - idle_cpu_s) * 1000
+        result["serve_cpu_ms_per_delivery"] = round(cpu_ms / result["deliveries"], 2)
         result.update(check_events(engine, load.acknowledged))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
         engine.dispose()
     return result
 
@@ -348,15 +354,15 @@ def main(argv: list[str] | None = None) -> None:
         "--rate", type=float, default=None, help="total deliveries/s (default: flat out)"
     )
     parser.add_argument("--kill-only", action="store_true")
+    parser.add_argument("--serves", type=int, default=1, help="serve processes on one database")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             if not args.kill_only:
                 for n in (int(s) for s in args.senders.split(",")):
-                    print(
-                        json.dumps(load(backend, n, args.seconds, args.rate, Path(tmp))), flush=True
-                    )
+                    result = load(backend, n, args.seconds, args.rate, Path(tmp), args.serves)
+                    print(json.dumps(result), flush=True)
             print(json.dumps(kill_mid_load(backend, 16, args.seconds, Path(tmp))), flush=True)
 
 

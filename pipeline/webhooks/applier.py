@@ -46,6 +46,10 @@ SUBSCRIPTION_TTL_S = 5.0
 POLL_HOLD_S = 5.0
 """How long a subscription whose run left the lease to a due poll is not claimed by the applier
 (the scheduler claims due subscriptions every few seconds; deliveries wait in the inbox)."""
+BUSY_HOLD_S = 1.0
+"""How long the applier passes over a subscription whose lease another holder has (a poll, or a
+run in another `serve` process, which applies this process's receipts too): not a claim per
+receipt meanwhile."""
 
 
 class InboxSource:
@@ -250,9 +254,11 @@ class Applier:
 
     def follow_run(self, key: inbox.InboxKey, follow: Follow) -> None:
         follow.poll_due = self.poll_due(key)
+        run = None
         try:
-            self.apply(key, follow)
+            run = self.apply(key, follow)
         except Exception as exc:  # noqa: BLE001  (logged; the claim's expiry retries it)
             log.error("webhook run: %s", redact(f"{type(exc).__name__}: {exc}"))
         finally:
-            self.wakeups.unfollow(key, POLL_HOLD_S if follow.yielded else 0.0)
+            hold = POLL_HOLD_S if follow.yielded else BUSY_HOLD_S if run is None else 0.0
+            self.wakeups.unfollow(key, hold)
