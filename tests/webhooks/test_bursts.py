@@ -12,6 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from pipeline.http.clock import FakeClock
+from pipeline.leases import LeaseStore
 from pipeline.subscriptions import Subscription, ensure_subscription
 from pipeline.tables import leases, subscriptions
 from pipeline.testing import Db
@@ -130,3 +131,22 @@ def test_a_subscription_left_to_a_poll_is_not_claimed_until_the_hold_ends() -> N
     clock.advance(5)
 
     assert (held, wakeups.followed()) == ([KEY], [])
+
+
+def test_a_subscription_leased_elsewhere_is_passed_over_for_a_second(
+    served: Served, db: Db
+) -> None:
+    post(served, 1)()
+    sub = Subscription("slack", "messages")
+    ensure_subscription(db.engine, sub, db.clock.now())
+    LeaseStore(db.engine).acquire(sub.id, sub.tenant_id, "another-serve", "r1", db.clock.now(), 30)
+    applier = served.applier
+    wake = applier.wakeups.follow(KEY)
+    assert wake is not None
+
+    applier.follow_run(KEY, Follow(wake, threading.Event(), monotonic=db.clock.monotonic))
+    held = applier.wakeups.followed()
+    db.clock.advance(1)
+
+    assert (held, applier.wakeups.followed()) == ([KEY], [])
+    assert [r["status"] for r in served.inbox()] == ["pending"]  # the lease holder applies it
