@@ -46,6 +46,8 @@ SUBSCRIPTION_TTL_S = 5.0
 POLL_HOLD_S = 5.0
 """How long a subscription whose run left the lease to a due poll is not claimed by the applier
 (the scheduler claims due subscriptions every few seconds; deliveries wait in the inbox)."""
+FAILED_HOLD_S = 10.0
+"""A failed run's subscription is retried after this long (a database fault, a bug), not at once."""
 BUSY_HOLD_S = 1.0
 """How long the applier passes over a subscription whose lease another holder has (a poll, or a
 run in another `serve` process, which applies this process's receipts too): not a claim per
@@ -151,6 +153,15 @@ class Outcomes:
 def run_now(plan: Plan, run: Run) -> datetime:
     """The page's time: its items carry it; a page of noops only has the run's start."""
     return plan.items[0]["created_at"] if plan.items else run.started_at
+
+
+def hold_after(run: Run | None, follow: Follow) -> float:
+    """How long the applier leaves a subscription alone after its following run ended."""
+    if follow.yielded:
+        return POLL_HOLD_S
+    if run is None:  # its lease is busy, or the run could not start
+        return BUSY_HOLD_S
+    return FAILED_HOLD_S if run.status in ("failed", "lost_lease") else 0.0
 
 
 class Applier:
@@ -260,5 +271,4 @@ class Applier:
         except Exception as exc:  # noqa: BLE001  (logged; the claim's expiry retries it)
             log.error("webhook run: %s", redact(f"{type(exc).__name__}: {exc}"))
         finally:
-            hold = POLL_HOLD_S if follow.yielded else BUSY_HOLD_S if run is None else 0.0
-            self.wakeups.unfollow(key, hold)
+            self.wakeups.unfollow(key, hold_after(run, follow))

@@ -13,9 +13,11 @@ import sqlalchemy as sa
 
 from pipeline.http.clock import FakeClock
 from pipeline.leases import LeaseStore
+from pipeline.ledger import Run
 from pipeline.subscriptions import Subscription, ensure_subscription
 from pipeline.tables import leases, subscriptions
 from pipeline.testing import Db
+from pipeline.webhooks.applier import BUSY_HOLD_S, FAILED_HOLD_S, POLL_HOLD_S, hold_after
 from pipeline.webhooks.bursts import Follow, Wakeups
 from pipeline.webhooks.inbox import InboxKey
 from tests.webhooks.conftest import Served, envelope, message
@@ -150,3 +152,22 @@ def test_a_subscription_leased_elsewhere_is_passed_over_for_a_second(
 
     assert (held, applier.wakeups.followed()) == ([KEY], [])
     assert [r["status"] for r in served.inbox()] == ["pending"]  # the lease holder applies it
+
+
+def test_after_a_run_the_applier_waits_as_long_as_its_ending_asks() -> None:
+    follow = Follow(threading.Event(), threading.Event())
+    ended = {
+        s: Run("sub", "default", FakeClock().now()) for s in ("success", "failed", "lost_lease")
+    }
+    for status, run in ended.items():
+        run.status = status
+
+    holds = [hold_after(ended[s], follow) for s in ("success", "failed", "lost_lease")]
+    busy = hold_after(None, follow)
+    follow.yielded = True
+
+    assert (holds, busy, hold_after(ended["success"], follow)) == (
+        [0.0, FAILED_HOLD_S, FAILED_HOLD_S],
+        BUSY_HOLD_S,
+        POLL_HOLD_S,
+    )
