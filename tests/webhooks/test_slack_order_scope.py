@@ -106,3 +106,17 @@ def test_a_subscription_without_channels_takes_every_channel(served: Served, db:
     served.apply()
 
     assert set(db.entities(slack_messages)) == {KEY, f"C2:{TS}"}
+
+
+def test_a_batch_of_only_ignored_events_is_applied_and_stores_nothing(
+    served: Served, db: Db
+) -> None:
+    sub = Subscription("slack", "messages", config={"channels": ["C1"]})
+    ensure_subscription(db.engine, sub, db.clock.now())
+    served.post(envelope(message(channel="C2")))
+
+    [run] = served.apply()
+
+    assert db.entities(slack_messages) == {} and db.events() == []
+    assert db.run_row(run.id)["status"] == "no_changes"
+    assert [r["status"] for r in served.inbox()] == ["applied"]
