@@ -236,9 +236,10 @@ class Applier:
             return False
         return not holder_is_gone(row[0], as_utc(row[1]), self.clock.now())
 
-    def run_forever(self, stop: threading.Event, idle_s: float = 1.0) -> None:
+    def run_forever(self, stop: threading.Event, idle_s: float = 0.2) -> None:
         """`pipeline serve`: claim subscriptions as deliveries arrive (and every `idle_s`, for
-        expired claims and other processes' receipts), one following run each, until `stop`."""
+        expired claims and the receipts of other processes, e.g. `--no-apply` ones: one indexed
+        read each time), one following run each, until `stop`."""
         with ThreadPoolExecutor(self.max_runs, thread_name_prefix="webhook-run") as runs:
             while not stop.is_set():
                 self.wakeups.dispatch.clear()
