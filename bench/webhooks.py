@@ -354,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         "--rate", type=float, default=None, help="total deliveries/s (default: flat out)"
     )
     parser.add_argument("--kill-only", action="store_true")
+    parser.add_argument("--no-kill", action="store_true", help="skip the SIGKILL run")
     parser.add_argument("--serves", type=int, default=1, help="serve processes on one database")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
@@ -363,7 +364,8 @@ def main(argv: list[str] | None = None) -> None:
                 for n in (int(s) for s in args.senders.split(",")):
                     result = load(backend, n, args.seconds, args.rate, Path(tmp), args.serves)
                     print(json.dumps(result), flush=True)
-            print(json.dumps(kill_mid_load(backend, 16, args.seconds, Path(tmp))), flush=True)
+            if not args.no_kill:
+                print(json.dumps(kill_mid_load(backend, 16, args.seconds, Path(tmp))), flush=True)
 
 
 if __name__ == "__main__":
