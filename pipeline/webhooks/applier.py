@@ -249,25 +249,26 @@ class Applier:
                     log.error("webhook applier: %s", redact(f"{type(exc).__name__}: {exc}"))
                     stop.wait(idle_s)
                 self.wakeups.dispatch.wait(idle_s)
-            self.wakeups.dispatch.set()
 
     def dispatch(self, runs: ThreadPoolExecutor, stop: threading.Event) -> None:
         """Start a following run for each claimed subscription no run of ours follows yet."""
         while (key := self.claim(self.wakeups.followed())) is not None:
             wake = self.wakeups.follow(key)
-            if wake is None:  # only this thread starts runs: never, but a claim is no run
+            if wake is None:  # cannot happen (only this thread starts runs); its run applies it
                 continue
             follow = Follow(wake, stop, monotonic=self.clock.monotonic)
             runs.submit(self.follow_run, key, follow)
 
     def poll_due(self, key: inbox.InboxKey) -> Callable[[], bool]:
+        """Asks whether `pipeline schedule` would run the key's subscription now."""
         sub_id = self.subscription(key).id
         return lambda: poll_is_due(self.engine, sub_id, self.clock.now())
 
     def follow_run(self, key: inbox.InboxKey, follow: Follow) -> None:
-        follow.poll_due = self.poll_due(key)
+        """One following run (on a worker thread); whatever ends it, the key is unfollowed."""
         run = None
         try:
+            follow.poll_due = self.poll_due(key)
             run = self.apply(key, follow)
         except Exception as exc:  # noqa: BLE001  (logged; the claim's expiry retries it)
             log.error("webhook run: %s", redact(f"{type(exc).__name__}: {exc}"))

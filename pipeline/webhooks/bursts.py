@@ -4,8 +4,9 @@ A webhook run used to be one batch: claim, lease, run row, page, run end, lease 
 release, eight short transactions around one page. In `pipeline serve` a run now follows its
 subscription's inbox: it applies what is pending as a page, waits for the next receipt of that
 subscription (woken in-process by the receiver's commit, and polling every `poll_s` for receipts
-that other `serve` processes commit), and ends once the inbox has been idle for `idle_s` or the run
-is `max_s` old. Each page is still one page transaction; the run row counts every page it applied.
+that other `serve` processes commit), and ends once the inbox has been idle for `idle_s`, the run
+is `max_s` old, or a poll of the subscription is due. Each page is still one page transaction; the
+run row counts every page it applied.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Wakeups:
         self.dispatch = threading.Event()
         self.monotonic = monotonic
         self._following: dict[InboxKey, threading.Event] = {}
-        self._held: dict[InboxKey, float] = {}  # left to a poll until then
+        self._held: dict[InboxKey, float] = {}  # passed over until then (`unfollow`)
         self._lock = threading.Lock()
 
     def stored(self, key: InboxKey) -> None:
@@ -42,7 +43,7 @@ class Wakeups:
             return event
 
     def followed(self) -> list[InboxKey]:
-        """The subscriptions a run follows now, or left to a poll (the dispatcher passes them)."""
+        """The subscriptions a run follows now, or held off (the dispatcher passes over them)."""
         now = self.monotonic()
         with self._lock:
             self._held = {k: until for k, until in self._held.items() if until > now}
@@ -50,8 +51,8 @@ class Wakeups:
 
     def unfollow(self, key: InboxKey, hold_s: float = 0.0) -> None:
         """The run ended: receipts of `key` wake the dispatcher again, which looks once more (a
-        receipt may have committed after the run's last look); `hold_s`: not before then (the
-        run left the lease to a poll that is due)."""
+        receipt may have committed after the run's last look); with `hold_s`, not before then
+        (the run left the lease to a due poll, found it busy, or failed)."""
         with self._lock:
             self._following.pop(key, None)
             if hold_s > 0:
@@ -93,6 +94,7 @@ class Follow:
         return self.stop.is_set() or self.monotonic() - self.started >= self.max_s or self.due()
 
     def due(self) -> bool:
+        """Whether a poll is due (asked every `due_every_s`; once due, the run has yielded)."""
         now = self.monotonic()
         if self.poll_due is not None and not self.yielded and now - self.asked >= self.due_every_s:
             self.asked, self.yielded = now, self.poll_due()
