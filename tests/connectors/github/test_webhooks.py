@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from connectors.github.sandbox import Sandbox
@@ -251,3 +252,21 @@ def test_our_own_apps_write_is_skipped_with_no_event(
 def _app_id(request: httpx.Request) -> int:
     body = httpx.Response(200, content=request.content).json()
     return int(body["issue"]["performed_via_github_app"]["id"])
+
+
+def test_a_review_comment_is_acknowledged_and_not_kept(hooks: Hooks, served: Served) -> None:
+    """`pull_request_review_comment` carries a `comment` but no `issue`: not `issue_comment`."""
+    body = orjson.dumps(
+        {
+            "action": "created",
+            "comment": {"id": 7, "body": "nit"},
+            "pull_request": {"id": 8, "number": 3},
+            "repository": {"full_name": REPO},
+        }
+    )
+    headers = {"X-GitHub-Delivery": "review-1", "X-Hub-Signature-256": signature(SECRET, body)}
+
+    answer = httpx.post(hooks.url, content=body, headers=headers)
+
+    assert (answer.status_code, answer.json()) == (200, {"ok": True, "ignored": True})
+    assert served.inbox() == []
