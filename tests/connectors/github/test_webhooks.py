@@ -149,9 +149,14 @@ def test_webhook_then_poll_is_one_event(
     comment = sandbox.add_comment(REPO, 3, "a comment")
     served.apply()
     db.clock.advance(60)
+    before = [db.entities(ISSUES)[str(issue.id)], db.entities(COMMENTS)[str(comment.id)]]
 
     issues = sync(db, sandbox, repos=[REPO])
     comments = sync(db, sandbox, "github-comments", repos=[REPO])
+
+    # the webhook's records hash as the poll's do: the poll stops at the hash gate
+    after = [db.entities(ISSUES)[str(issue.id)], db.entities(COMMENTS)[str(comment.id)]]
+    assert [r["content_hash"] for r in after] == [r["content_hash"] for r in before]
 
     assert [e["type"] for e in events(db, issue.id)] == ["issue_created", "issue_edited"]
     assert [e["type"] for e in events(db, comment.id)] == ["comment_created"]

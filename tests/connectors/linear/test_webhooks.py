@@ -149,9 +149,12 @@ def test_webhook_then_poll_is_one_event_each(hooks: Hooks, sandbox: Sandbox, db:
     created = sandbox.create_issue("DES", "New, seen by the webhook first")["id"]
     hooks.deliver()
     db.clock.advance(60)
+    hashes = {k: r["content_hash"] for k, r in entities(db).items()}
 
     poll = sync(db, sandbox)
 
+    # the webhook's record hashes as the poll's does: the poll stops at the hash gate
+    assert {k: entities(db)[k]["content_hash"] for k in hashes} == hashes
     assert types(db, edited) == ["issue_created", "issue_edited"]
     assert types(db, archived) == ["issue_created", "issue_deleted"]
     assert types(db, created) == ["issue_created"]
