@@ -244,14 +244,32 @@ def test_our_own_apps_write_is_skipped_with_no_event(
     monkeypatch.setenv("GITHUB_APP_ID", f"{app_id}, 99")
     theirs = sandbox.create_issue(REPO, "Another app says hi", via_app="other-app")
 
-    [run] = served.apply()
+    said = sandbox.add_comment(REPO, 1, "Our bot comments", via_app="pipeline-bot")
 
-    row = db.run_row(run.id)
-    assert (row["created"], row["status"]) == (1, "success")
+    issues, comments = served.apply()
+
+    row = db.run_row(issues.id)
+    assert (row["created"], row["skipped"], row["status"]) == (1, 1, "success")
+    assert (db.run_row(comments.id)["skipped"], events(db, said.id)) == (1, [])
     assert events(db, ours.id) == [] and len(events(db, theirs.id)) == 1
-    [skipped] = [i for i in db.items(run.id) if i["external_id"] == str(ours.id)]
+    [skipped] = [i for i in db.items(issues.id) if i["external_id"] == str(ours.id)]
     assert (skipped["status"], skipped["operation"]) == ("skipped", "created")
     assert str(ours.id) not in db.entities(ISSUES)
+
+
+def test_a_persons_edit_of_an_issue_our_app_opened_is_not_skipped(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`performed_via_github_app` stays on a record its App created; the sender tells who acted."""
+    ours = sandbox.create_issue(REPO, "Our bot says hi", via_app="pipeline-bot")
+    monkeypatch.setenv("GITHUB_APP_ID", str(_app_id(hooks.sent[-1])))
+    served.apply()
+    sandbox.edit_issue(REPO, ours.number, title="A person retitled it")
+
+    [run] = served.apply()
+
+    assert [e["type"] for e in events(db, ours.id)] == ["issue_created"]
+    assert db.run_row(run.id)["skipped"] == 0
 
 
 def _app_id(request: httpx.Request) -> int:
