@@ -6,7 +6,8 @@ timestamp, so a replay is caught by the delivery id (`X-GitHub-Delivery`), uniqu
 `ping` (sent when a hook is created) is answered as a handshake. The inbox keeps only the body,
 so the event is told by its payload, not by `X-GitHub-Event`: `issue_comment` carries `comment`
 and `issue`; `issues` carries `issue` alone (`pull_request_review_comment` and `commit_comment`
-carry a `comment` but no `issue`, and are ignored like every other event).
+carry a `comment` but no `issue`, and are ignored like every other event). A pull request's own
+changes come as `pull_request` events, not handled here: the poll sees them.
 
 Records are shaped by the poll's own `issue_record` / `comment_record`, so a change seen by a
 webhook and by a poll is one event. `deleted` is a tombstone `webhook`; `transferred` keeps the
