@@ -13,6 +13,14 @@ Records are shaped by the poll's own `issue_record` / `comment_record`, so a cha
 webhook and by a poll is one event. `deleted` is a tombstone `webhook`; `transferred` keeps the
 poll's reason `transferred` (the issue lives on in another repo). A record written through our
 own GitHub App (`performed_via_github_app.id` in `GITHUB_APP_ID`) is our own write: skipped.
+
+Deliveries may arrive late or out of order, so an upsert never restores a tombstone
+(`restores=False`): none of GitHub's can be undone under the same id. A deleted issue or comment
+never comes back (410 Gone, vendors.md §4.1); a transferred issue lives on in its new repo as a new
+issue with a new id, announced there by `opened` (github.com/GoogleCloudPlatform/
+repo-automation-playground/issues/85, octokit/webhooks.js#590; the sandbox keeps the id, and the
+new repo's poll restores it); a closed issue is no tombstone, so a reopen is a plain edit. The poll still restores a record it lists (an `absent` one regained, say). Events of a
+repository the subscription does not sync (`repos`) are dropped by `in_scope`.
 """
 
 from __future__ import annotations
@@ -63,6 +71,20 @@ class GitHubWebhooks:
         change = issue_change(payload["issue"], action, repo, payload.get("sender"))
         return WebhookChanges("issues", [change])
 
+    def in_scope(self, change: Change, config: Mapping[str, Any]) -> bool:
+        """Whether the subscription syncs the change's repo: its `repos`, else every one.
+
+        A tombstone names no repo (the numeric id is all it carries), so it is kept: one for a
+        record we do not hold writes nothing.
+        """
+        repos = config.get("repos")
+        if not repos or change.record is None:
+            return True
+        if isinstance(repos, str):  # `--set repos=o/a,o/b` before validation
+            repos = repos.split(",")
+        wanted = {str(r).strip().casefold() for r in repos}  # GitHub names are case-insensitive
+        return str(change.record.get("repo", "")).casefold() in wanted
+
 
 def issue_change(issue: Mapping[str, Any], action: str, repo: str, sender: Any) -> Change:
     """`issues` (opened, edited, closed, labeled, …, deleted, transferred) → one change."""
@@ -70,7 +92,7 @@ def issue_change(issue: Mapping[str, Any], action: str, repo: str, sender: Any) 
     if action in DELETE_REASONS:
         return Change.delete(key, DELETE_REASONS[action])
     own = is_own(issue, action, sender)
-    return Change(key, issue_record(issue, repo), is_own_write=own)
+    return Change(key, issue_record(issue, repo), is_own_write=own, restores=False)
 
 
 def comment_change(comment: Mapping[str, Any], action: str, repo: str, sender: Any) -> Change:
@@ -79,7 +101,7 @@ def comment_change(comment: Mapping[str, Any], action: str, repo: str, sender: A
     if action == "deleted":
         return Change.delete(key, "webhook")
     own = is_own(comment, action, sender)
-    return Change(key, comment_record(comment, repo), is_own_write=own)
+    return Change(key, comment_record(comment, repo), is_own_write=own, restores=False)
 
 
 def is_own(record: Mapping[str, Any], action: str, sender: Any) -> bool:

@@ -10,6 +10,17 @@ same: one event. A field `data` does not carry keeps its stored value (`updatedF
 changed; the diff finds the same fields). Tombstones follow the poll's reasons: `trashed` set →
 `trashed`, `archivedAt` set → `archived` (Linear sends an archive as `update` or `remove`), and a
 `remove` of an issue neither trashed nor archived (deleted for good) → `webhook`.
+
+Deliveries may arrive late or out of order, and Linear, unlike Slack and GitHub, can undo a
+deletion: an archived or trashed issue is restored (`issueUnarchive`, or from the trash within its
+30 days, vendors.md §4.2). So whether an upsert may restore a tombstone is decided by what it says
+(`restores`): only an `update` whose `updatedFrom` shows the issue was archived or trashed just
+before, i.e. the restoration itself. Any other upsert (a `create`, a plain `update`) may be one sent
+before the deletion and delivered after it: against a tombstone it is a noop, the poll restores an
+issue it lists live. A purged issue never comes back; a late restoration delivered after a purge
+would bring it back until the next complete walk sweeps it again (`purged`): the engine's
+`restores` does not look at the tombstone's reason. Events of a team the subscription does not sync
+(`teams`) are dropped by `in_scope`.
 """
 
 from __future__ import annotations
@@ -79,18 +90,51 @@ class LinearWebhooks:
             raise PayloadError(f"unknown action {action!r}")
         if not isinstance(data, dict):
             raise PayloadError("the payload has no data object")
-        return WebhookChanges("issues", [issue_change(str(action), data)])
+        change = issue_change(str(action), data, payload.get("updatedFrom"))
+        return WebhookChanges("issues", [change])
+
+    def in_scope(self, change: Change, config: Mapping[str, Any]) -> bool:
+        """Whether the subscription syncs the issue's team: its `teams` (keys), else every one.
+
+        A tombstone names no team (a UUID is all it carries), so it is kept: one for an issue we
+        do not hold writes nothing. So is an issue whose team key the payload leaves unsaid.
+        """
+        teams = config.get("teams")
+        if not teams or change.record is None:
+            return True
+        if isinstance(teams, str):  # `--set teams=ENG,DES` before validation
+            teams = teams.split(",")
+        key = team_key(change.record)
+        return key is None or key in {str(t).strip() for t in teams}
 
 
-def issue_change(action: str, data: Mapping[str, Any]) -> Change:
-    """One issue's change: a tombstone with the poll's reason, else its node."""
+def issue_change(action: str, data: Mapping[str, Any], before: Any = None) -> Change:
+    """One issue's change: a tombstone with the poll's reason, else its node, restoring a
+    tombstone only when it is the issue's restoration (see the module's docstring)."""
     key = data.get("id")
     if not isinstance(key, str) or not key:
         raise PayloadError("the issue has no id")
     reason = delete_reason(action, data)
     if reason is not None:
         return Change.delete(key, reason)
-    return Change.upsert(key, node(data))
+    return Change(key, node(data), restores=action == "update" and was_deleted(before))
+
+
+def was_deleted(before: Any) -> bool:
+    """`updatedFrom` (the previous values) shows the issue archived or trashed: this update
+    unarchived or untrashed it."""
+    return isinstance(before, Mapping) and bool(before.get("archivedAt") or before.get("trashed"))
+
+
+def team_key(record: Mapping[str, Any]) -> str | None:
+    """The issue's team key: `team.key`, else the prefix of its identifier (`ENG-12` → `ENG`)."""
+    team = record.get("team")
+    if isinstance(team, Mapping) and team.get("key"):
+        return str(team["key"])
+    identifier = record.get("identifier")
+    return (
+        identifier.rsplit("-", 1)[0] if isinstance(identifier, str) and "-" in identifier else None
+    )
 
 
 def delete_reason(action: str, data: Mapping[str, Any]) -> str | None:

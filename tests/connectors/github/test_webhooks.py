@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,8 +19,9 @@ import pytest
 from connectors.github.sandbox import Sandbox
 from connectors.github.sandbox.webhooks import WebhookSender, signature
 from pipeline.registry import get_stream
+from pipeline.subscriptions import Subscription, ensure_subscription
 from pipeline.testing import Db
-from tests.connectors.github.conftest import REPO, sync
+from tests.connectors.github.conftest import REPO, REPOS, sync
 from tests.webhooks.conftest import Served
 
 SECRET = "gh-whsec-0123456789"
@@ -293,3 +295,115 @@ def test_a_review_comment_is_acknowledged_and_not_kept(hooks: Hooks, served: Ser
 
     assert (answer.status_code, answer.json()) == (200, {"ok": True, "ignored": True})
     assert served.inbox() == []
+
+
+@contextmanager
+def held(sandbox: Sandbox, hooks: Hooks) -> Iterator[list[httpx.Request]]:
+    """Deliveries made inside are held back by the network: the test sends them, late."""
+    kept: list[httpx.Request] = []
+
+    def hold(request: httpx.Request) -> httpx.Response:
+        kept.append(request)
+        return httpx.Response(202)
+
+    client = httpx.Client(transport=httpx.MockTransport(hold))
+    # the sender makes its delivery ids from its url: another url, other ids than the live one's
+    url = f"{hooks.url}?held"
+    holder = WebhookSender(
+        sandbox.world, url, secret=SECRET, root=sandbox.base_url, client=client, inline=True
+    )
+    listeners = sandbox.world.listeners
+    listeners[listeners.index(hooks.sender)] = holder
+    try:
+        yield kept
+    finally:
+        listeners[listeners.index(holder)] = hooks.sender
+        holder.close()
+
+
+@pytest.mark.parametrize(("act", "reason"), [("delete", "webhook"), ("transfer", "transferred")])
+def test_a_late_edit_after_a_deletion_or_transfer_does_not_bring_the_issue_back(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db, act: str, reason: str
+) -> None:
+    """GitHub never undoes either under the same id (vendors.md §4.1): the edit is only late."""
+    issue = sandbox.create_issue(REPO, "Soon gone")
+    served.apply()
+    with held(sandbox, hooks) as late:
+        sandbox.edit_issue(REPO, issue.number, title="Edited before it went")
+    if act == "delete":
+        sandbox.delete_issue(REPO, issue.number)
+    else:
+        sandbox.transfer_issue(REPO, issue.number, "octo-org/elsewhere")
+    served.apply()
+
+    assert hooks.resend(late[0]).json() == {"ok": True, "duplicate": False}
+    [run] = served.apply()
+
+    row = db.entities(ISSUES)[str(issue.id)]
+    assert (row["delete_reason"], row["data"]["title"]) == (reason, "Soon gone")
+    assert [e["type"] for e in events(db, issue.id)] == ["issue_created", "issue_deleted"]
+    assert (db.run_row(run.id)["noop"], db.run_row(run.id)["created"]) == (1, 0)
+    assert {r["status"] for r in served.inbox()} == {"applied"}
+
+
+def test_a_late_comment_edit_after_its_deletion_keeps_it_deleted(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db
+) -> None:
+    comment = sandbox.add_comment(REPO, 1, "first words")
+    served.apply()
+    with held(sandbox, hooks) as late:
+        sandbox.edit_comment(REPO, comment.id, "second thoughts")
+    sandbox.delete_comment(REPO, comment.id)
+    served.apply()
+
+    hooks.resend(late[0])
+    served.apply()
+
+    row = db.entities(COMMENTS)[str(comment.id)]
+    assert (row["delete_reason"], row["data"]["body"]) == ("webhook", "first words")
+    assert [e["type"] for e in events(db, comment.id)] == ["comment_created", "comment_deleted"]
+
+
+def test_a_reopen_after_a_close_applies(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db
+) -> None:
+    """A closed issue is no tombstone: reopening it is an edit."""
+    sync(db, sandbox, repos=[REPO])
+    issue = sandbox.close(REPO, 7)
+    served.apply()
+    sandbox.reopen(REPO, 7)
+    served.apply()
+
+    row = db.entities(ISSUES)[str(issue.id)]
+    assert (row["deleted_at"], row["data"]["state"]) == (None, "open")
+    assert [e["type"] for e in events(db, issue.id)] == ["issue_created", *["issue_edited"] * 2]
+
+
+def test_events_of_a_repo_the_subscription_does_not_sync_write_nothing(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db
+) -> None:
+    for stream in ("issues", "comments"):
+        sub = Subscription("github", stream, config={"repos": [REPO.upper()]})
+        ensure_subscription(db.engine, sub, db.clock.now())
+    other = "octo-org/gadgets"
+    ours, theirs = sandbox.create_issue(REPO, "In scope"), sandbox.create_issue(other, "Not")
+    sandbox.add_comment(other, 1, "not synced")
+    sandbox.delete_issue(other, 2)
+
+    _, comments = served.apply()
+
+    assert set(db.entities(ISSUES)) == {str(ours.id)} and db.entities(COMMENTS) == {}
+    assert [e["type"] for e in db.events()] == ["issue_created"]
+    assert events(db, theirs.id) == [] and db.run_row(comments.id)["status"] == "no_changes"
+    assert {r["status"] for r in served.inbox()} == {"applied"}
+
+
+def test_a_subscription_without_repos_takes_every_repo(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db
+) -> None:
+    sandbox.create_issue(REPO, "Here")
+    sandbox.create_issue("octo-org/gadgets", "And there")
+
+    served.apply()
+
+    assert {r["data"]["repo"] for r in db.entities(ISSUES).values()} == set(REPOS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ import orjson
 import pytest
 
 from connectors.linear.sandbox import Sandbox, WebhookSender
+from pipeline.subscriptions import Subscription, ensure_subscription
 from pipeline.testing import Db
 from tests.connectors.linear.conftest import entities, sync
 from tests.webhooks.conftest import Served
@@ -280,3 +282,97 @@ def test_other_types_are_acknowledged_and_not_kept(hooks: Hooks, db: Db, served:
 
     assert (answer.status_code, answer.json()) == (200, {"ok": True, "ignored": True})
     assert served.inbox() == []
+
+
+@contextmanager
+def held(sandbox: Sandbox, hooks: Hooks) -> Iterator[list[httpx.Request]]:
+    """Deliveries made inside are held back by the network: the test sends them, late."""
+    kept: list[httpx.Request] = []
+
+    def hold(request: httpx.Request) -> httpx.Response:
+        kept.append(request)
+        return httpx.Response(202)
+
+    holder = WebhookSender(sandbox.store, hooks.url, SECRET, transport=httpx.MockTransport(hold))
+    try:
+        yield kept
+        holder.flush()
+    finally:
+        sandbox.store.on_change = hooks.sender.enqueue
+        holder.close()
+
+
+@pytest.mark.parametrize(
+    ("act", "reason"), [("archive", "archived"), ("trash", "trashed"), ("purge", "webhook")]
+)
+def test_a_late_update_after_a_deletion_does_not_bring_the_issue_back(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db, act: str, reason: str
+) -> None:
+    """An update sent before the archive, trash or purge and delivered after it is only late."""
+    sync(db, sandbox)
+    key, title = sandbox.issue(REF)["id"], sandbox.issue(REF)["title"]
+    with held(sandbox, hooks) as late:
+        sandbox.update_issue(REF, title="Edited before it went")
+    getattr(sandbox, act)(REF)
+    hooks.deliver()
+
+    assert hooks.post(late[0].content, **dict(late[0].headers)).json()["duplicate"] is False
+    [run] = served.apply()
+
+    row = entities(db)[key]
+    assert (row["delete_reason"], row["data"]["title"]) == (reason, title)
+    assert types(db, key) == ["issue_created", "issue_deleted"]
+    assert (db.run_row(run.id)["noop"], db.run_row(run.id)["created"]) == (1, 0)
+    assert {r["status"] for r in served.inbox()} == {"applied"}
+
+
+@pytest.mark.parametrize("act", ["archive", "trash"])
+def test_unarchive_restores_after_a_late_update_was_ignored(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db, act: str
+) -> None:
+    """The restoration itself (`updatedFrom` shows it archived or trashed) may undo the
+    tombstone, even though a plain update may not."""
+    sync(db, sandbox)
+    key = sandbox.issue(REF)["id"]
+    with held(sandbox, hooks) as late:
+        sandbox.update_issue(REF, title="Edited before it went")
+    getattr(sandbox, act)(REF)
+    hooks.deliver()
+    hooks.post(late[0].content, **dict(late[0].headers))
+    served.apply()
+    db.clock.advance(5)
+
+    sandbox.unarchive(REF)
+    hooks.deliver()
+
+    row = entities(db)[key]
+    assert (row["deleted_at"], row["data"]["title"]) == (None, "Edited before it went")
+    assert types(db, key) == ["issue_created", "issue_deleted", "issue_created"]
+
+
+def test_events_of_a_team_the_subscription_does_not_sync_write_nothing(
+    hooks: Hooks, sandbox: Sandbox, served: Served, db: Db
+) -> None:
+    sub = Subscription("linear", "issues", config={"teams": ["ENG"]})
+    ensure_subscription(db.engine, sub, db.clock.now())
+    sandbox.update_issue("DES-2", title="Not synced")
+    sandbox.create_issue("OPS", "Not synced either")
+    sandbox.purge("DES-3")
+    sandbox.update_issue(REF, title="Synced")
+
+    hooks.deliver()
+
+    assert list(entities(db)) == [sandbox.issue(REF)["id"]]
+    assert [e["type"] for e in db.events()] == ["issue_created"]
+    assert [r["status"] for r in served.inbox()] == ["applied"] * 4
+
+
+def test_a_subscription_without_teams_takes_every_team(
+    hooks: Hooks, sandbox: Sandbox, db: Db
+) -> None:
+    for team in ("ENG", "DES", "OPS"):
+        sandbox.create_issue(team, f"In {team}")
+
+    hooks.deliver()
+
+    assert {r["team_key"] for r in entities(db).values()} == {"ENG", "DES", "OPS"}
