@@ -175,11 +175,10 @@ def test_delivery_ids_are_unique_per_tenant(served: Served) -> None:
     assert sorted(r["tenant_id"] for r in served.inbox()) == ["default", "other"]
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # its own receipts pool
 def test_a_receipt_connection_the_server_dropped_is_replaced_at_once(
     served: Served, db: Db
 ) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL: receipts have a pool of their own, without pre-ping")
     assert served.post(envelope(message(ts="1767225000.000001"))).status_code == 200
     with db.engine.connect() as conn:  # a server restart, as the receipts' sessions see it
         dropped = conn.execute(
