@@ -54,7 +54,12 @@ def build_sandbox(scenario: str, records: int, seed: int, clock: FakeClock) -> A
 
 
 def run(
-    url: str, scenario: str, records: int, seed: int = 0, transport: str = "inprocess"
+    url: str,
+    scenario: str,
+    records: int,
+    seed: int = 0,
+    transport: str = "inprocess",
+    prefetch: bool = True,
 ) -> dict[str, Any]:
     from connectors.slack.sandbox import DEFAULT_NOW
 
@@ -73,7 +78,8 @@ def run(
             settings.update(token=sandbox.token, http_clock=simulated)
             orchestrator = Orchestrator(engine, SystemClock())
             watch = Stopwatch().start()
-            result = orchestrator.run(stream, SUBSCRIPTION, options=RunOptions(settings=settings))
+            options = RunOptions(settings=settings, prefetch=prefetch)
+            result = orchestrator.run(stream, SUBSCRIPTION, options=options)
             watch.stop()
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
@@ -103,5 +109,6 @@ def run(
         "calls_by_method": metrics.get("calls"),
         "simulated_wait_s": round(sum(simulated.slept), 1),
         "transport": transport,
+        "prefetch": prefetch,
         "churned": getattr(sandbox, "churned", None),
     }

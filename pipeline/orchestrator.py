@@ -195,8 +195,9 @@ class Orchestrator:
         run.checkpoint_after = run.checkpoint_before
         self.ledger.start(run)
         ended_by: BaseException | None = None
-        pages = self._pages(source, run, options, watch)
+        pages: Iterator[Page] = iter(())
         try:
+            pages = self._pages(source, run, options, watch)
             page_tx = PageTransaction(self, stream, sub, run, lease, sink, source, options.on_step)
             for page in pages:
                 stop = options.should_stop() if options.should_stop else False
