@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="e2e: fetch each page only after the one before it committed (no fetch/commit overlap)",
     )
+    p.add_argument(
+        "--e2e-latency-ms",
+        type=float,
+        default=0.0,
+        help="e2e over http: the sandbox answers every call this late (a vendor across a network)",
+    )
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run")
     p.add_argument(
         "--pg-url",
@@ -169,6 +175,7 @@ def run_sequence(
             "workdir": str(workdir),
             "transport": args.e2e_transport,
             "prefetch": not args.no_prefetch,
+            "latency_ms": args.e2e_latency_ms,
         }
         started = time.perf_counter()
         result = worker(spec, args.timeout)
@@ -223,6 +230,7 @@ def line(
         "simulated_wait_s",
         "transport",
         "prefetch",
+        "latency_ms",
         "churned",
         "strategy",
         "dlt_version",

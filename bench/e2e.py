@@ -60,6 +60,7 @@ def run(
     seed: int = 0,
     transport: str = "inprocess",
     prefetch: bool = True,
+    latency_ms: float = 0.0,
 ) -> dict[str, Any]:
     from connectors.slack.sandbox import DEFAULT_NOW
 
@@ -71,6 +72,8 @@ def run(
     try:
         with ExitStack() as stack:
             if transport == "http":
+                if latency_ms > 0:  # every call answered that late, as a vendor across a network
+                    sandbox.faults.timeout(times=None, delay_s=latency_ms / 1000)
                 root = stack.enter_context(sandbox.serving())
                 settings: dict[str, Any] = {"api_url": f"{root}/api/"}
             else:
@@ -110,5 +113,6 @@ def run(
         "simulated_wait_s": round(sum(simulated.slept), 1),
         "transport": transport,
         "prefetch": prefetch,
+        "latency_ms": latency_ms,
         "churned": getattr(sandbox, "churned", None),
     }

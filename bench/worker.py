@@ -34,7 +34,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         from bench import e2e
 
         transport = spec.get("transport", "inprocess")
-        result = e2e.run(*args, transport=transport, prefetch=spec.get("prefetch", True))
+        result = e2e.run(
+            *args,
+            transport=transport,
+            prefetch=spec.get("prefetch", True),
+            latency_ms=spec.get("latency_ms", 0.0),
+        )
     else:
         raise SystemExit(f"unknown path {path!r}")
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
