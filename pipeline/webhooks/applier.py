@@ -58,6 +58,8 @@ class InboxSource:
     """A change source over one subscription's pending deliveries: a page per `limit` of them,
     until none is pending (or, following a burst, until `follow` says the inbox went idle)."""
 
+    prefetch = False  # the next page is what is still pending once this one has committed
+
     def __init__(
         self,
         engine: Engine,
