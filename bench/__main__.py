@@ -78,6 +78,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--tier3-workspace", default="3.2k", help="--pacing real: workspace under Tier 3"
     )
+    p.add_argument(
+        "--no-prefetch",
+        action="store_true",
+        help="e2e: fetch each page only after the one before it committed (no fetch/commit overlap)",
+    )
+    p.add_argument(
+        "--e2e-latency-ms",
+        type=float,
+        default=0.0,
+        help="e2e over http: the sandbox answers every call this late (a vendor across a network)",
+    )
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run")
     p.add_argument(
         "--pg-url",
@@ -177,6 +188,8 @@ def run_sequence(
             "seed": args.seed,
             "workdir": str(workdir),
             "transport": args.e2e_transport,
+            "prefetch": not args.no_prefetch,
+            "latency_ms": args.e2e_latency_ms,
         }
         started = time.perf_counter()
         result = worker(spec, args.timeout)
@@ -230,6 +243,8 @@ def line(
         "calls_by_method",
         "simulated_wait_s",
         "transport",
+        "prefetch",
+        "latency_ms",
         "churned",
         "strategy",
         "dlt_version",

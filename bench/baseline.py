@@ -25,7 +25,9 @@ from sqlalchemy.engine import make_url
 
 from bench.data import Timed, scenario_ops
 from bench.measure import Stopwatch, pg_server_cpu_s
-from pipeline.events import EVENT_NAMESPACE
+from pipeline.batch import COPY_MIN_ROWS
+from pipeline.db import SQLITE_PRAGMAS
+from pipeline.events import EVENT_NAMESPACE, time_ordered_uuid
 
 TENANT, PROVIDER, ENTITY = "bench-baseline", "slack", "message"
 SUBSCRIPTION_ID = str(uuid.uuid5(EVENT_NAMESPACE, "bench-baseline-subscription"))
@@ -149,12 +151,7 @@ class Dialect:
             self.p = "%s"
         else:
             self.conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
-            for pragma in (
-                "journal_mode=WAL",
-                "synchronous=NORMAL",
-                "busy_timeout=30000",
-                "foreign_keys=ON",
-            ):
+            for pragma in SQLITE_PRAGMAS:  # the engine's own, so the ratio stays honest
                 self.conn.execute(f"PRAGMA {pragma}")
             self.p = "?"
         p = self.p
@@ -182,6 +179,11 @@ class Dialect:
             f"INSERT INTO event_outbox ({', '.join(EVENT_COLUMNS)}) VALUES "
             f"({', '.join(p + (cast('uuid') if c == 'event_id' else cast('jsonb') if c == 'payload' else '') for c in EVENT_COLUMNS)})"
         )
+        self.statements = {
+            "slack_messages": self.upsert,
+            "integration_run_items": self.items,
+            "event_outbox": self.events,
+        }
         self.checkpoint = f"UPDATE integration_subscriptions SET checkpoint = {p}{cast('jsonb')}, updated_at = {p} WHERE id = {p}"
         if (
             self.is_pg
@@ -226,6 +228,32 @@ class Dialect:
     def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             self.conn.cursor().executemany(sql, rows)
+
+    def write(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        """A page's rows: COPY on PostgreSQL from the engine's `COPY_MIN_ROWS` (an upsert through a
+        staging table and one `INSERT … SELECT … ON CONFLICT`), executemany otherwise."""
+        if not rows:
+            return
+        if not self.is_pg or len(rows) < COPY_MIN_ROWS:
+            self.many(self.statements[table], rows)
+            return
+        names = ", ".join(f'"{c}"' for c in columns)
+        cursor = self.conn.cursor()
+        target = table
+        if table == "slack_messages":
+            target = "_stage_baseline"
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {target} (LIKE slack_messages INCLUDING DEFAULTS) "
+                "ON COMMIT DELETE ROWS"
+            )
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if table == "slack_messages":
+            cursor.execute(
+                f"INSERT INTO slack_messages ({names}) SELECT {names} FROM {target} "
+                + self.upsert[self.upsert.index("ON CONFLICT") :]
+            )
 
     def now(self) -> Any:
         now = datetime.now(UTC)
@@ -352,7 +380,7 @@ def apply_page(
         if live:
             pending.append((op.key, row, record, digest))  # type: ignore[arg-type]
             continue
-        entity_id = str(row[1]) if row is not None else str(uuid.uuid4())
+        entity_id = str(row[1]) if row is not None else time_ordered_uuid()
         version = row[3] + 1 if row is not None else 1
         write(
             "created",
@@ -374,10 +402,10 @@ def apply_page(
                 counts["noop"] += 1
                 continue
             write("updated", key, str(row[1]), row[3] + 1, record, digest, changed)
-    d.many(d.upsert, upserts)
+    d.write("slack_messages", UPSERT_COLUMNS, upserts)
     d.many(d.tombstone, tombstones)
-    d.many(d.items, items)
-    d.many(d.events, events)
+    d.write("integration_run_items", ITEM_COLUMNS, items)
+    d.write("event_outbox", EVENT_COLUMNS, events)
     d.conn.execute(
         d.checkpoint, (dumps({"bench": "baseline", "page": page_no}), now, SUBSCRIPTION_ID)
     )

@@ -54,7 +54,13 @@ def build_sandbox(scenario: str, records: int, seed: int, clock: FakeClock) -> A
 
 
 def run(
-    url: str, scenario: str, records: int, seed: int = 0, transport: str = "inprocess"
+    url: str,
+    scenario: str,
+    records: int,
+    seed: int = 0,
+    transport: str = "inprocess",
+    prefetch: bool = True,
+    latency_ms: float = 0.0,
 ) -> dict[str, Any]:
     from connectors.slack.sandbox import DEFAULT_NOW
 
@@ -66,6 +72,8 @@ def run(
     try:
         with ExitStack() as stack:
             if transport == "http":
+                if latency_ms > 0:  # every call answered that late, as a vendor across a network
+                    sandbox.faults.timeout(times=None, delay_s=latency_ms / 1000)
                 root = stack.enter_context(sandbox.serving())
                 settings: dict[str, Any] = {"api_url": f"{root}/api/"}
             else:
@@ -73,7 +81,8 @@ def run(
             settings.update(token=sandbox.token, http_clock=simulated)
             orchestrator = Orchestrator(engine, SystemClock())
             watch = Stopwatch().start()
-            result = orchestrator.run(stream, SUBSCRIPTION, options=RunOptions(settings=settings))
+            options = RunOptions(settings=settings, prefetch=prefetch)
+            result = orchestrator.run(stream, SUBSCRIPTION, options=options)
             watch.stop()
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
@@ -103,6 +112,8 @@ def run(
         "calls_by_method": metrics.get("calls"),
         "simulated_wait_s": round(sum(simulated.slept), 1),
         "transport": transport,
+        "prefetch": prefetch,
+        "latency_ms": latency_ms,
         "churned": getattr(sandbox, "churned", None),
     }
 

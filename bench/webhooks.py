@@ -5,19 +5,25 @@ serve mid-load, counting lost and duplicated events.
     python -m bench.webhooks                                  # both databases, 1/4/16 senders, 5 s each
     python -m bench.webhooks --backend postgres --senders 16 --seconds 10 --rate 200
     python -m bench.webhooks --kill-only
+    python -m bench.webhooks --backend postgres --serves 2 --senders 16 --rate 200   # two serves, one db
     BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench_webhooks python -m bench.webhooks
 
 Each sender POSTs signed Slack `message` deliveries (a new message each, so each must become exactly
-one `message_created` event), back to back or paced to `--rate` deliveries/s in total. Latency is
-measured by the server's own stamps: `integration_inbox.received_at` (the receipt transaction) to
-`applied_at` (inside the page transaction that writes the event). A refused or failed POST is
-retried with the same `event_id`, as Slack retries.
+one `message_created` event), back to back or paced to `--rate` deliveries/s in total. A refused or
+failed POST is retried with the same `event_id`, as Slack retries. Latency, from the receipt
+(`integration_inbox.received_at`, stamped in the receipt transaction), two ways:
+- `visible_*`: to the event being visible in `event_outbox`, as seen by a consumer in a process of
+  its own polling every 5 ms (receipt-to-outbox, what a reader of the events waits);
+- `applied_*`: to the inbox row's `applied_at`, stamped when its page transaction starts (the
+  server's own clock; it leaves out the page transaction itself).
+`serve_cpu_ms_per_delivery` is serve's CPU time under load over the deliveries (start-up excluded).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -69,7 +75,8 @@ def start_serve(url: str) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("serve never answered /healthz")
 
 
-def delivery(sender: int, n: int) -> tuple[str, bytes]:
+def delivery(sender: int, n: int) -> tuple[str, str, bytes]:
+    """A new message's delivery: its event id, the message's external id, the body."""
     ts = f"{1767225600 + sender * 100_000 + n // 1_000_000}.{n % 1_000_000:06d}"
     event_id = f"Ev{uuid.uuid4().hex[:20].upper()}"
     event = {
@@ -81,7 +88,7 @@ def delivery(sender: int, n: int) -> tuple[str, bytes]:
         "event_ts": ts,
     }
     body = {"type": "event_callback", "api_app_id": "ABENCH", "event_id": event_id, "event": event}
-    return event_id, json.dumps(body).encode()
+    return event_id, f"{event['channel']}:{ts}", json.dumps(body).encode()
 
 
 @dataclass
@@ -93,6 +100,8 @@ class Senders:
     url: list[str]
     stop: threading.Event = field(default_factory=threading.Event)
     acknowledged: set[str] = field(default_factory=set)
+    keys: dict[str, str] = field(default_factory=dict)
+    """Event id → the external id of the message it creates."""
     retries: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -101,14 +110,15 @@ class Senders:
         with httpx.Client(timeout=10) as client:
             n, next_at = 0, time.monotonic()
             while not self.stop.is_set():
-                event_id, body = delivery(index, n)
-                self.send(client, event_id, body)
+                event_id, key, body = delivery(index, n)
+                self.keys[event_id] = key
+                self.send(client, event_id, body, index)
                 n += 1
                 if gap:
                     next_at += gap
                     time.sleep(max(0.0, next_at - time.monotonic()))
 
-    def send(self, client: httpx.Client, event_id: str, body: bytes) -> None:
+    def send(self, client: httpx.Client, event_id: str, body: bytes, index: int) -> None:
         while True:
             stamp = str(int(time.time()))
             headers = {
@@ -118,7 +128,9 @@ class Senders:
             try:
                 if (
                     client.post(
-                        f"{self.url[0]}/webhooks/slack", content=body, headers=headers
+                        f"{self.url[index % len(self.url)]}/webhooks/slack",
+                        content=body,
+                        headers=headers,
                     ).status_code
                     == 200
                 ):
@@ -140,6 +152,70 @@ class Senders:
         return threads
 
 
+def cpu_s(pid: int) -> float:
+    """The process's CPU seconds so far (user + system, Linux `/proc`): the cost of the work,
+    steadier than latency on a shared, loaded machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Watcher:
+    """A reader of the outbox in a process of its own, polling it every `every_s` as a consumer
+    would: when each message's event became visible (committed). Rows are read again a window back,
+    since PostgreSQL commits outbox ids out of order."""
+
+    def __init__(self, url: str, every_s: float = 0.005) -> None:
+        context = multiprocessing.get_context("fork")  # before the sender threads start
+        self.stop = context.Event()
+        self.results, sink = context.Pipe(duplex=False)
+        self.process = context.Process(target=watch, args=(url, every_s, self.stop, sink))
+        self.process.start()
+
+    def close(self) -> dict[str, float]:
+        """Stop watching; external id → when its event was first seen (wall clock)."""
+        self.stop.set()
+        seen: dict[str, float] = self.results.recv()
+        self.process.join()
+        return seen
+
+
+def watch(url: str, every_s: float, stop: Any, results: Any) -> None:
+    engine = create_engine(url)
+    key = sa.column("payload", sa.JSON)["externalId"].as_string()
+    query = sa.select(sa.column("id"), key).select_from(sa.table("event_outbox"))
+    seen: dict[str, float] = {}
+    low = 0
+    while not stop.wait(every_s):
+        with engine.connect() as conn:
+            rows = conn.execute(query.where(sa.column("id") > low)).all()
+        now = time.time()
+        for _, external_id in rows:
+            seen.setdefault(external_id, now)
+        if rows:
+            low = max(low, max(r[0] for r in rows) - 2000)
+    results.send(seen)
+    engine.dispose()
+
+
+def visible_figures(
+    engine: sa.Engine, keys: dict[str, str], seen: dict[str, float]
+) -> dict[str, Any]:
+    """Receipt (the inbox's `received_at`) → the event visible to a consumer polling every 5 ms."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT delivery_id, received_at FROM integration_inbox")).all()
+    latencies = sorted(
+        seen[keys[d]] - _seconds(r) for d, r in rows if d in keys and keys[d] in seen
+    )
+    if len(latencies) < 2:
+        return {}
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "visible_p50_ms": round(q[49] * 1000, 1),
+        "visible_p95_ms": round(q[94] * 1000, 1),
+        "visible_p99_ms": round(q[98] * 1000, 1),
+    }
+
+
 def wait_applied(engine: sa.Engine, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     query = sa.text("SELECT count(*) FROM integration_inbox WHERE status = 'pending'")
@@ -155,17 +231,18 @@ def figures(engine: sa.Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT received_at, applied_at FROM integration_inbox")).all()
         runs = conn.execute(sa.text("SELECT count(*) FROM integration_runs")).scalar_one()
+        pages = conn.execute(sa.text("SELECT sum(pages) FROM integration_runs")).scalar_one()
     latencies = sorted(_seconds(a) - _seconds(r) for r, a in rows)
     span = max(_seconds(a) for _, a in rows) - min(_seconds(r) for r, _ in rows)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return {
         "deliveries": len(rows),
         "runs": runs,
-        "per_run": round(len(rows) / max(runs, 1), 1),
+        "per_page": round(len(rows) / max(pages or 0, 1), 1),
         "deliveries_per_s": round(len(rows) / span, 1) if span else None,
-        "p50_ms": round(q[49] * 1000, 1),
-        "p95_ms": round(q[94] * 1000, 1),
-        "p99_ms": round(q[98] * 1000, 1),
+        "applied_p50_ms": round(q[49] * 1000, 1),
+        "applied_p95_ms": round(q[94] * 1000, 1),
+        "applied_p99_ms": round(q[98] * 1000, 1),
     }
 
 
@@ -204,11 +281,15 @@ def fresh(backend: str, workdir: Path) -> str:
 
 
 def load(
-    backend: str, senders: int, seconds: float, rate: float | None, workdir: Path
+    backend: str, senders: int, seconds: float, rate: float | None, workdir: Path, serves: int = 1
 ) -> dict[str, Any]:
+    """`serves` processes on one database; sender i posts to serve i mod `serves` (a vendor
+    behind a load balancer), so a run in one process applies what another received."""
     url = fresh(backend, workdir)
-    proc, served = start_serve(url)
-    load = Senders(senders, rate, [served])
+    procs, urls = zip(*(start_serve(url) for _ in range(serves)), strict=True)
+    idle_cpu_s = sum(cpu_s(p.pid) for p in procs)  # start-up and imports
+    load = Senders(senders, rate, list(urls))
+    watcher = Watcher(url)
     threads = load.start()
     time.sleep(seconds)
     load.stop.set()
@@ -217,11 +298,18 @@ def load(
     engine = create_engine(url)
     try:
         wait_applied(engine)
-        result = {"backend": backend, "senders": senders, "rate": rate, **figures(engine)}
+        time.sleep(0.05)  # the watcher's last look
+        seen = watcher.close()
+        result = {"backend": backend, "senders": senders, "rate": rate, "serves": serves}
+        result.update(figures(engine))
+        result.update(visible_figures(engine, load.keys, seen))
+        cpu_ms = (sum(cpu_s(p.pid) for p in procs) - idle_cpu_s) * 1000
+        result["serve_cpu_ms_per_delivery"] = round(cpu_ms / result["deliveries"], 2)
         result.update(check_events(engine, load.acknowledged))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
         engine.dispose()
     return result
 
@@ -266,16 +354,18 @@ def main(argv: list[str] | None = None) -> None:
         "--rate", type=float, default=None, help="total deliveries/s (default: flat out)"
     )
     parser.add_argument("--kill-only", action="store_true")
+    parser.add_argument("--no-kill", action="store_true", help="skip the SIGKILL run")
+    parser.add_argument("--serves", type=int, default=1, help="serve processes on one database")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             if not args.kill_only:
                 for n in (int(s) for s in args.senders.split(",")):
-                    print(
-                        json.dumps(load(backend, n, args.seconds, args.rate, Path(tmp))), flush=True
-                    )
-            print(json.dumps(kill_mid_load(backend, 16, args.seconds, Path(tmp))), flush=True)
+                    result = load(backend, n, args.seconds, args.rate, Path(tmp), args.serves)
+                    print(json.dumps(result), flush=True)
+            if not args.no_kill:
+                print(json.dumps(kill_mid_load(backend, 16, args.seconds, Path(tmp))), flush=True)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     elif path == "e2e":
         from bench import e2e
 
-        result = e2e.run(*args, transport=spec.get("transport", "inprocess"))
+        transport = spec.get("transport", "inprocess")
+        result = e2e.run(
+            *args,
+            transport=transport,
+            prefetch=spec.get("prefetch", True),
+            latency_ms=spec.get("latency_ms", 0.0),
+        )
     else:
         raise SystemExit(f"unknown path {path!r}")
     return _rss(result)

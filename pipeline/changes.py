@@ -30,6 +30,10 @@ class Change:
     is_own_write: bool = False
     """The connector's own app wrote it (loop prevention, DESIGN §8): counted `skipped`, written
     nowhere, no event."""
+    restores: bool = True
+    """False for a hint that must not bring a tombstoned entity back (a webhook event that arrives
+    after the deletion, vendors.md §1.7): against a tombstone it is a noop; against a live row, or
+    none, it applies as usual. A poll that lists the record still restores it."""
 
     @property
     def is_delete(self) -> bool:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pipeline.changes import Change
 from pipeline.differ import FieldDiffer, content_hasher
 from pipeline.errors import redact
-from pipeline.events import build_payload, event_id, event_type, random_uuid
+from pipeline.events import build_payload, event_id, event_type, time_ordered_uuid
 from pipeline.ports import Sink, StoredRow
 from pipeline.registry import Stream
 
@@ -105,6 +105,9 @@ class Classifier:
                 continue
             if change.record is None:
                 todo.append((change, row, None))
+                continue
+            if not change.restores and row is not None and row.is_deleted:
+                noop += 1  # a late hint about an entity deleted since: it stays deleted
                 continue
             digest = digest_of(change.record)
             if row is not None and not row.is_deleted and row.content_hash == digest:
@@ -218,7 +221,7 @@ class Classifier:
         if not changed:  # only ignored or null fields: nothing to store (seed-spec §3.3 rule 2)
             plan.counts["noop"] += 1
             return None
-        entity_id = row.id if row is not None else random_uuid()
+        entity_id = row.id if row is not None else time_ordered_uuid()
         version = row.version + 1 if row is not None else 1
         self._write(
             plan, "created", change.external_id, entity_id, version, canonical, digest, changed, now

@@ -58,10 +58,13 @@ def dispatch(args: argparse.Namespace) -> int:
             _engines.pop().dispose()
 
 
-def open_engine(args: argparse.Namespace, migrate: bool = True) -> Engine:
+def open_engine(
+    args: argparse.Namespace, migrate: bool = True, pool_size: int | None = None
+) -> Engine:
     if args.command in READ_COMMANDS:
         require_database(args.db)
-    engine = create_engine(args.db)
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 10}
+    engine = create_engine(args.db, **pool)
     _engines.append(engine)
     if migrate:
         ensure_schema(engine)
@@ -185,13 +188,14 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pipeline.serve import ServeOptions, Service, bind, describe
+    from pipeline.serve import ServeOptions, Service, bind, describe, pool_size
     from pipeline.webhooks import webhook_connectors
 
-    engine = open_engine(args)
+    options = ServeOptions(apply=not args.no_apply)
+    engine = open_engine(args, pool_size=pool_size(options))
     sock = bind(args.host, args.port)
     print(describe(args.host, sock.getsockname()[1], webhook_connectors()), flush=True)
-    Service(engine, ServeOptions(apply=not args.no_apply)).run(sock)
+    Service(engine, options).run(sock)
     print("stopped")
     return 0
 

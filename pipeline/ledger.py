@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.batch import Batch
+from pipeline.batch import Batch, Copy, write_rows
 from pipeline.changes import Checkpoint
 from pipeline.db import with_reconnect
 from pipeline.errors import redact
@@ -117,6 +117,7 @@ class SqlLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert_items = Batch(run_items.insert())
+        self._copy_items = Copy(run_items)
         # built once: constructing and caching a fresh UPDATE costs ~0.5 ms on every page
         self._page_counters = (
             runs.update()
@@ -151,7 +152,7 @@ class SqlLedger:
     def record_page(self, conn: Connection, run: Run, items: Sequence[dict[str, Any]]) -> None:
         """Inside the page transaction: the page's run items and the run's new counters."""
         if items:
-            self._insert_items.execute(conn, items)
+            write_rows(conn, self._insert_items, self._copy_items, items)
         if run.counts.keys() != _ALL_COUNTERS:
             conn.execute(
                 runs.update()

@@ -11,7 +11,7 @@ none of it; a re-run resumes from the last committed checkpoint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ from pipeline.leases import Lease, LeaseStore, new_owner
 from pipeline.ledger import CALL_COUNTERS, Run, SqlLedger
 from pipeline.outbox import OutboxWriter
 from pipeline.ports import ChangeSource, Sink, SinkFactory
+from pipeline.prefetch import Prefetcher, fetches_inside
 from pipeline.rate_limits import SqlPaceStore
 from pipeline.registry import SourceContext, Stream, default_sink_factory
 from pipeline.scopes import report_unreadable
@@ -81,6 +82,8 @@ class RunOptions:
     """False (`pipeline schedule`): a lease collision writes no `skipped` run row."""
     on_finish: Callable[[Run, BaseException | None], None] | None = None
     """Called with the finished run and what ended it, before the lease is released."""
+    prefetch: bool = True
+    """Fetch page N+1 on a background thread while page N commits (`pipeline/prefetch.py`)."""
 
 
 class Orchestrator:
@@ -135,7 +138,7 @@ class Orchestrator:
         beat = options.heartbeat_s or options.lease_ttl_s / 3
         try:
             with Heartbeat(self.leases, lease, self.clock, beat, watch):
-                ended_by = self._walk(stream, sub, run, lease, sink, source, options)
+                ended_by = self._walk(stream, sub, run, lease, sink, source, options, watch)
             if options.on_finish is not None:
                 options.on_finish(run, ended_by)
         finally:
@@ -189,19 +192,24 @@ class Orchestrator:
         sink: Sink,
         source: ChangeSource,
         options: RunOptions,
+        watch: LeaseWatch,
     ) -> BaseException | None:
         with self.engine.connect() as conn:
             run.checkpoint_before = self.checkpoints.get(conn, sub.id)
         run.checkpoint_after = run.checkpoint_before
         self.ledger.start(run)
         ended_by: BaseException | None = None
+        pages: Iterator[Page] = iter(())
         try:
+            pages = self._pages(source, run, options, watch)
             page_tx = PageTransaction(self, stream, sub, run, lease, sink, source, options.on_step)
-            for page in source.pages(run.checkpoint_before):
+            for page in pages:
                 stop = options.should_stop() if options.should_stop else False
                 if stop:  # a finished walk never stops; a string says why it stopped
                     why = f"{stop}; " if isinstance(stop, str) else ""
                     raise StoppedError(why + stopped_message(run))
+                if isinstance(pages, Prefetcher) and not fetches_inside(page):
+                    pages.ahead()  # page N+1 is fetched while page N commits
                 page_tx.apply(page)
                 if options.on_page:
                     options.on_page(run)
@@ -217,8 +225,23 @@ class Orchestrator:
                 "run %s crashed: %s", run.id, redact(f"{type(exc).__name__}: {error_line(exc)}")
             )
         finally:
+            if isinstance(pages, Prefetcher):  # Ctrl-C does not wait for a fetch in flight
+                pages.close(wait=not isinstance(ended_by, KeyboardInterrupt))
             self._finish(run, source, ended_by)
         return ended_by
+
+    def _pages(
+        self, source: ChangeSource, run: Run, options: RunOptions, watch: LeaseWatch
+    ) -> Iterator[Page]:
+        """The source's pages, fetched one ahead on a background thread when that is safe."""
+        pages = iter(source.pages(run.checkpoint_before))
+        if (
+            not options.prefetch
+            or not getattr(source, "prefetch", True)
+            or _one_connection(self.engine)
+        ):
+            return pages
+        return Prefetcher(pages, guard=watch.check)
 
     def _finish(self, run: Run, source: ChangeSource, ended_by: BaseException | None) -> None:
         run.counts.update(_call_counts(source))
@@ -425,6 +448,12 @@ def _call_counts(source: ChangeSource) -> dict[str, int]:
     if not callable(calls):
         return {}
     return {k: int(v) for k, v in calls().items() if k in CALL_COUNTERS}
+
+
+def _one_connection(engine: Engine) -> bool:
+    """An in-memory SQLite database lives in one connection per thread: a fetch thread's lookups
+    would read another, empty database."""
+    return engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")
 
 
 def _join(first: str | None, second: str) -> str:

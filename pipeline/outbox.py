@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipeline.batch import Batch
+from pipeline.batch import Batch, Copy, write_rows
 from pipeline.events import page_check, payload_model
 from pipeline.tables import event_outbox
 
@@ -44,11 +44,12 @@ class OutboxWriter:
     def __init__(self, notify: bool = True) -> None:
         self.notify = notify
         self._insert = Batch(event_outbox.insert())
+        self._copy = Copy(event_outbox)
 
     def emit(self, conn: Connection, events: Sequence[dict[str, Any]]) -> None:
         if not events:
             return
         validate_payloads(events)
-        self._insert.execute(conn, events)
+        write_rows(conn, self._insert, self._copy, events)
         if self.notify and conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, events[0]["tenant_id"])))

@@ -22,6 +22,9 @@ class ChangeSource(Protocol):
     Raise `SourceError` when the walk fails and `BudgetSpent` when the run's request budget is spent;
     both end the run after the pages already yielded were committed. A source may also report the
     configured scopes it could not read with `unreadable_scopes()` (see `pipeline/scopes.py`).
+
+    The walk fetches page N+1 on a background thread while page N commits (`pipeline/prefetch.py`);
+    a source whose next page depends on the previous one being committed sets `prefetch = False`.
     """
 
     def pages(self, checkpoint: Checkpoint | None) -> Iterator[Page]: ...

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
 import sqlalchemy as sa
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,16 +40,31 @@ from pipeline.webhooks.receiver import Receiver
 
 log = logging.getLogger("pipeline.serve")
 MAX_BODY_BYTES = 1 << 20  # vendor event payloads are a few kB (DESIGN §8 vendors)
-
-
-class BodyTooLarge(Exception):
-    pass
+RECEIPTS = 4
+"""Receipts in flight at once (each a worker thread and a pooled connection); more queue in the
+event loop. Past the cores, more threads only fight over the GIL and the pool (bench/README.md)."""
+APPLYING_RUNS = 4
+"""Subscriptions applied at once by one `serve` process, each by a run following its burst."""
 
 
 @dataclass
 class ServeOptions:
     max_body_bytes: int = MAX_BODY_BYTES
     apply: bool = True  # False: store only (tests apply by hand, a crash test kills in between)
+    receipts: int = RECEIPTS
+    applying_runs: int = APPLYING_RUNS
+
+
+def pool_size(options: ServeOptions | None = None) -> int:
+    """Connections `serve` keeps besides the receipts' own (`Receiver`): one per applying run and
+    its lease heartbeat, plus the dispatcher and `/healthz`; a pool that overflows opens and closes
+    a connection per checkout."""
+    options = options or ServeOptions()
+    return 2 * options.applying_runs + 2
+
+
+class BodyTooLarge(Exception):
+    pass
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -66,6 +83,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def build_app(receiver: Receiver, engine: Engine, options: ServeOptions) -> Starlette:
     """The ASGI app; the receiver does the work, this only speaks HTTP."""
+    receipts = anyio.CapacityLimiter(options.receipts)
 
     async def webhook(request: Request) -> Response:
         try:
@@ -76,8 +94,8 @@ def build_app(receiver: Receiver, engine: Engine, options: ServeOptions) -> Star
             return Response(status_code=400)
         tenant = request.query_params.get("tenant") or DEFAULT_TENANT
         connector = request.path_params["connector"]
-        reply = await run_in_threadpool(
-            receiver.receive, connector, tenant, dict(request.headers), body
+        reply = await anyio.to_thread.run_sync(
+            receiver.receive, connector, tenant, dict(request.headers), body, limiter=receipts
         )
         return JSONResponse(dict(reply.body), reply.status)
 
@@ -108,8 +126,11 @@ def _ping(engine: Engine) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, or one line saying the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP. Without it
+    # a keep-alive response's body waits for the client's delayed ACK of its headers (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -129,9 +150,11 @@ class Service:
     ) -> None:
         self.engine = engine
         self.options = options or ServeOptions()
-        self.wake, self.stop = threading.Event(), threading.Event()
-        self.applier = Applier(engine, clock)
-        self.receiver = Receiver(engine, clock, on_stored=self.wake.set)
+        self.stop = threading.Event()
+        self.applier = Applier(engine, clock, max_runs=self.options.applying_runs)
+        self.receiver = Receiver(
+            engine, clock, on_stored=self.applier.wakeups.stored, receipts=self.options.receipts
+        )
         self.app = build_app(self.receiver, engine, self.options)
         self.server: uvicorn.Server | None = None
 
@@ -147,12 +170,13 @@ class Service:
                 self.server.run(sockets=[sock])
         finally:
             self.stop.set()
-            self.wake.set()
+            self.applier.wakeups.dispatch.set()
             if applier.is_alive():
                 applier.join()
+            self.receiver.close()
 
     def _apply(self) -> None:
-        self.applier.run_forever(self.wake, self.stop)
+        self.applier.run_forever(self.stop)
 
     def shutdown(self) -> None:
         if self.server is not None:

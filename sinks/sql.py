@@ -1,7 +1,8 @@
 """SqlSink: the entity rows of one stream for one tenant, on SQLAlchemy Core (DESIGN §4 steps 2 and 4).
 
 Both dialects get one multi-row `INSERT … ON CONFLICT (tenant_id, provider, external_id) DO UPDATE`
-per page; tombstones are one executemany `UPDATE`. Reads are split so an unchanged record costs one
+per page (on PostgreSQL, a page of `COPY_MIN_ROWS` or more is copied into a staging table and
+applied with one `INSERT … SELECT … ON CONFLICT`); tombstones are one executemany `UPDATE`. Reads are split so an unchanged record costs one
 slim row (no JSON decode): `read_existing` for the hash gate, `read_data` only for changed ones.
 
 Writes go through `Batch` (one compiled statement, one DB-API executemany, per-page constants
@@ -23,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from pipeline.batch import Batch, positional
+from pipeline.batch import Batch, Copy, positional, write_rows
 from pipeline.changes import Sweep
 from pipeline.schema import typed_columns
 
@@ -129,6 +130,7 @@ class SqlSink:
             .values(seen_generation=sa.bindparam("b_generation"))
         )
         self._upserts: dict[str, Batch] = {}
+        self._copy = Copy(table, conflict=_KEY, keep=_KEEP_ON_CONFLICT)
         self._scopes: dict[tuple[Any, ...], Any] = {}
 
     def read_existing(self, conn: Connection, keys: Sequence[str]) -> dict[str, StoredRow]:
@@ -187,7 +189,7 @@ class SqlSink:
         """One multi-row upsert, one batched tombstone update, and the stale hashes of noops."""
         self._rehash.execute(conn, rehashes)
         if upserts:
-            self._upsert_statement(conn).execute(conn, upserts)
+            write_rows(conn, self._upsert_statement(conn), self._copy, upserts)
         if tombstones:
             self._tombstone.execute(
                 conn,

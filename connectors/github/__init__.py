@@ -3,5 +3,8 @@ vendors.md §4.1). Config: `repos = ["owner/name", …]`; token from `GITHUB_TOK
 
 from connectors.github.client import github
 from connectors.github.streams import Comments, Issues
+from connectors.github.webhooks import GitHubWebhooks
+
+github.webhook = GitHubWebhooks()  # POST /webhooks/github: `issues`, `issue_comment` (webhooks.py)
 
 __all__ = ["Comments", "Issues", "github"]

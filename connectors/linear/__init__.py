@@ -15,6 +15,7 @@ from pydantic import Field
 
 from connectors.linear.graphql import ISSUES_QUERY, check, issue_filter
 from connectors.linear.models import Issue
+from connectors.linear.webhooks import LinearWebhooks
 from pipeline import (
     ApiKey,
     Column,
@@ -87,3 +88,6 @@ class Issues(RestStream[Issue]):
         if record.get("trashed"):
             return "trashed"
         return "archived" if record.get("archivedAt") else None
+
+
+linear.webhook = LinearWebhooks()  # POST /webhooks/linear: `Issue` create / update / remove

@@ -10,6 +10,7 @@ costs ~20x the complexity, graphql.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,27 +47,50 @@ class Issue(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _flatten(cls, raw: Any) -> Any:
-        """A GraphQL `Issue` node (camelCase, nested) → this model's flat fields."""
+        """A GraphQL `Issue` node (camelCase, nested) → this model's flat fields.
+
+        Only the fields the node carries are set: a poll's node carries every field the query
+        selects; a webhook's may carry fewer, and a field left unset keeps its stored value.
+        """
         if not isinstance(raw, dict) or "createdAt" not in raw:
             return raw
-        state, team = raw.get("state") or {}, raw.get("team") or {}
-        assignee, project = raw.get("assignee") or {}, raw.get("project") or {}
-        return {
-            **{k: raw.get(k) for k in ("id", "identifier", "title", "description", "estimate")},
-            "number": int(raw["number"]),
-            "priority": int(raw.get("priority") or 0),
-            "team_key": team.get("key"),
-            "state": state.get("name"),
-            "state_type": state.get("type"),
-            "assignee_id": assignee.get("id"),
-            "assignee": assignee.get("name"),
-            "project_id": project.get("id"),
-            "project": project.get("name"),
-            "label_ids": sorted(raw.get("labelIds") or []),
-            "created_at": raw.get("createdAt"),
-            "updated_at": raw.get("updatedAt"),
-            "completed_at": raw.get("completedAt"),
-            "canceled_at": raw.get("canceledAt"),
-            "archived_at": raw.get("archivedAt"),
-            "trashed": bool(raw.get("trashed")),
-        }
+        flat = {name: get(raw[source]) for name, (source, get) in FLAT.items() if source in raw}
+        return flat | _objects(raw)
+
+
+def _objects(raw: dict[str, Any]) -> dict[str, Any]:
+    """`assignee: {id, name}` → `assignee_id`, `assignee`: each field the object carries (a
+    webhook may name an assignee by id alone); a null object (unassigned) nulls them all."""
+    flat: dict[str, Any] = {}
+    for source, fields in OBJECTS.items():
+        if source not in raw:
+            continue
+        value = raw[source] or {}
+        for field, name in fields:
+            if field in value or not value:
+                flat[name] = value.get(field)
+    return flat
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+FLAT: dict[str, tuple[str, Callable[[Any], Any]]] = {  # canonical name → (node field, mapping)
+    **{k: (k, _same) for k in ("id", "identifier", "title", "description", "estimate")},
+    "number": ("number", int),
+    "priority": ("priority", lambda v: int(v or 0)),
+    "label_ids": ("labelIds", lambda v: sorted(v or [])),
+    "created_at": ("createdAt", _same),
+    "updated_at": ("updatedAt", _same),
+    "completed_at": ("completedAt", _same),
+    "canceled_at": ("canceledAt", _same),
+    "archived_at": ("archivedAt", _same),
+    "trashed": ("trashed", bool),
+}
+OBJECTS = {  # the node's object → (its field, canonical name) pairs
+    "team": (("key", "team_key"),),
+    "state": (("name", "state"), ("type", "state_type")),
+    "assignee": (("id", "assignee_id"), ("name", "assignee")),
+    "project": (("id", "project_id"), ("name", "project")),
+}

@@ -6,7 +6,9 @@ the message itself; `message_changed` (and `message_replied`) carry the message 
 `message_deleted` names it by `deleted_ts`; a parent deleted with replies left comes back as a
 `tombstone`, a deletion too (vendors.md §1.4). A field an event does not carry keeps its stored value
 (the engine's rule for absent keys): Slack events are hints that may arrive late or out of order
-(vendors.md §1.7). A message our own app wrote or edited is flagged (loop prevention).
+(vendors.md §1.7): so an event never restores a message we hold deleted (Slack cannot undelete
+one; the poll restores a message it lists). A message our own app wrote or edited is flagged (loop
+prevention). Events of a channel the subscription does not sync (`channels`) are ignored.
 """
 
 from __future__ import annotations
@@ -69,6 +71,15 @@ class SlackWebhooks:
             return None  # reactions, joins, …: not synced by webhook (polling sees them)
         return WebhookChanges("messages", [message_change(event, own_writers(payload))])
 
+    def in_scope(self, change: Change, config: Mapping[str, Any]) -> bool:
+        """Whether the subscription syncs the change's channel: its `channels`, else every one."""
+        channels = config.get("channels")
+        if not channels:
+            return True
+        if isinstance(channels, str):  # `--set channels=C1,C2` before validation
+            channels = channels.split(",")
+        return change.external_id.split(":", 1)[0] in {str(c).strip() for c in channels}
+
 
 def own_writers(envelope: Mapping[str, Any]) -> set[str]:
     """Our app's id and its bot users: a message they wrote or edited is our own write."""
@@ -98,7 +109,9 @@ def message_change(event: Mapping[str, Any], ours: set[str]) -> Change:
     writer = (message.get("edited") or {}).get("user") if carried else None
     authors = {writer} if carried else {message.get("app_id"), message.get("user")}
     is_own = bool(ours & {str(a) for a in authors if a})
-    return Change(key, record, is_own_write=is_own)
+    # Slack never undeletes a message: an event about one we hold deleted is late (vendors.md
+    # §1.7, "out-of-order delivery is possible"), so it never restores; a poll listing it does.
+    return Change(key, record, is_own_write=is_own, restores=False)
 
 
 def required(body: Mapping[str, Any], name: str) -> str:

@@ -4,6 +4,10 @@ A connector hands `register_webhook` one `WebhookHandler`. `pipeline serve` then
 checks the signature (`verify`), answers a handshake (`handshake`), maps the payload to the changes
 of one stream (`changes`), and stores the raw body under its delivery id (`delivery_id`). The
 changes are applied later, from the inbox, through the page transaction polling uses.
+
+A handler may also define `in_scope(change, config) -> bool`: at apply time, a change the
+subscription (its `config`) does not sync is dropped, as a poll of that subscription would never
+have seen it (e.g. a channel or repository outside its config).
 """
 
 from __future__ import annotations

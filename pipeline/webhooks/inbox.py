@@ -9,7 +9,7 @@ subscription, and it applies that subscription's pending deliveries in arrival o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.db import write_transaction
+from pipeline.db import is_postgres, write_transaction
 from pipeline.tables import inbox
 
 
@@ -56,21 +56,30 @@ def store(conn: Connection, key: InboxKey, delivery_id: str, body: bytes, now: d
     return conn.execute(inserted).first() is not None  # rowcount lies under implicit RETURNING
 
 
-def _claimable(now: datetime) -> Any:
+def _claimable(now: datetime, skip: Collection[InboxKey] = ()) -> Any:
     c = inbox.c
-    return sa.and_(c.status == "pending", sa.or_(c.claimed_until.is_(None), c.claimed_until < now))
+    unclaimed = sa.or_(c.claimed_until.is_(None), c.claimed_until < now)
+    return sa.and_(c.status == "pending", unclaimed, *(sa.not_(sa.and_(*_of(k))) for k in skip))
 
 
-def claim(engine: Engine, owner: str, now: datetime, ttl_s: float, limit: int) -> InboxKey | None:
-    """Claim up to `limit` pending deliveries of the subscription with the oldest unclaimed one."""
+def claim(
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    ttl_s: float,
+    limit: int,
+    skip: Collection[InboxKey] = (),
+) -> InboxKey | None:
+    """Claim up to `limit` pending deliveries of the subscription with the oldest unclaimed one,
+    passing over the subscriptions in `skip` (a run of ours is applying them already)."""
     c = inbox.c
     with engine.connect() as conn:  # most calls find nothing: answer without a write transaction
-        if conn.execute(sa.select(c.id).where(_claimable(now)).limit(1)).first() is None:
+        if conn.execute(sa.select(c.id).where(_claimable(now, skip)).limit(1)).first() is None:
             return None
     with write_transaction(engine) as conn:
         oldest = conn.execute(
             sa.select(c.tenant_id, c.connector, c.stream)
-            .where(_claimable(now))
+            .where(_claimable(now, skip))
             .order_by(c.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -109,6 +118,8 @@ def pending(engine: Engine, key: InboxKey, limit: int) -> list[Delivery]:
         .limit(limit)
     )
     with engine.connect() as conn:
+        if is_postgres(conn):  # one statement: no BEGIN and ROLLBACK round trips around it
+            conn.execution_options(isolation_level="AUTOCOMMIT")  # this connection, in place
         return [Delivery(int(r[0]), r[1], bytes(r[2])) for r in conn.execute(query)]
 
 

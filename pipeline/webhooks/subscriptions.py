@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -39,6 +40,14 @@ def find_subscription(engine: Engine, tenant: str, connector: str, stream: str) 
     if declared is not None and declared.tenant == tenant:
         return declared.subscription()
     return Subscription(connector, stream, tenant)
+
+
+def poll_is_due(engine: Engine, subscription_id: str, now: datetime) -> bool:
+    """Whether `pipeline schedule` would run the subscription now (enabled and due)."""
+    c = subscriptions.c
+    query = sa.select(c.id).where(c.id == subscription_id, c.enabled, c.next_run_at <= now)
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def secret_variable(engine: Engine, tenant: str, connector: str, default: str) -> str:

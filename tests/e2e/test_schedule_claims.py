@@ -234,9 +234,8 @@ def scrape(port: int) -> str:
     return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite schedulers poll
 def test_a_notify_wakes_an_idle_scheduler_at_once(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL only; SQLite schedulers poll")
     engine = create_engine(db_url)
     settings = ScheduleSettings(workers=1, lease_ttl_s=30, poll_interval_s=60)  # never polls here
     scheduler = Scheduler(engine, settings, source_for=lambda s: ScriptedSource([[item("1")]]))

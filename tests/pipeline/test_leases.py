@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -26,8 +26,13 @@ SUB = Subscription("testing", "items")
 
 @dataclass
 class GatedSource:
-    """Calls `before[n]()` (the test's intervention) before it yields page n."""
+    """Calls `before[n]()` (the test's intervention) before it yields page n.
 
+    Its interventions happen between page n-1's commit and page n: it opts out of fetching ahead,
+    which would run them while page n-1 commits (`pipeline/prefetch.py`).
+    """
+
+    prefetch: ClassVar[bool] = False
     pages_: Sequence[Sequence[Mapping[str, Any]]]
     before: Mapping[int, Callable[[], object]] = field(default_factory=dict)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from pipeline.serve import bind
 from pipeline.subscriptions import Subscription, ensure_subscription
 from pipeline.testing import Db
+from pipeline.webhooks.receiver import RECEIPTS_APPLICATION
 from tests.webhooks.conftest import SECRET, Served, envelope, message
 
 
@@ -168,3 +173,34 @@ def test_delivery_ids_are_unique_per_tenant(served: Served) -> None:
     served.post(envelope(message(), event_id="Ev9"), tenant="other")
 
     assert sorted(r["tenant_id"] for r in served.inbox()) == ["default", "other"]
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # its own receipts pool
+def test_a_receipt_connection_the_server_dropped_is_replaced_at_once(
+    served: Served, db: Db
+) -> None:
+    assert served.post(envelope(message(ts="1767225000.000001"))).status_code == 200
+    with db.engine.connect() as conn:  # a server restart, as the receipts' sessions see it
+        dropped = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": RECEIPTS_APPLICATION},
+        ).scalar_one()
+
+    response = served.post(envelope(message(ts="1767225000.000002")))
+
+    assert (dropped >= 1, response.status_code) == (True, 200)
+    assert [r["status"] for r in served.inbox()] == ["pending", "pending"]
+
+
+def test_the_listening_socket_is_tcp_so_keep_alive_answers_are_not_held_back() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets whose protocol is TCP; without it each answer
+    on a kept-alive connection waited ~40 ms for the sender's delayed ACK (Nagle)."""
+    sock = bind("127.0.0.1", 0)
+    try:
+        nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert (sock.proto, bool(nodelay)) == (socket.IPPROTO_TCP, True)
+    finally:
+        sock.close()

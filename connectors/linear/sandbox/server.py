@@ -89,9 +89,7 @@ class Sandbox:
             sort=sort,
         )
         self.webhooks = (
-            WebhookSender(self.store, webhook_url, *([webhook_secret] if webhook_secret else []))
-            if webhook_url
-            else None
+            WebhookSender(self.store, webhook_url, webhook_secret) if webhook_url else None
         )
 
     def transport(self) -> SandboxTransport:
@@ -258,6 +256,8 @@ def serve(
     # A served sandbox lives in real time from DEFAULT_NOW on, so its rate budgets refill.
     real_time = SandboxClock(lambda: DEFAULT_NOW + time.time() - started)
     sandbox = Sandbox(seed, real_time, webhook_url=webhook_url)
+    if sandbox.webhooks is not None:  # the receiver checks webhookTimestamp against its own time
+        sandbox.webhooks.now_ms = lambda: int(time.time() * 1000)
     server = make_server(sandbox.app, host, port)
     url = f"http://{host}:{server.server_address[1]}/graphql"
     if on_ready is not None:

@@ -1,7 +1,9 @@
 """Linear-style webhooks from the sandbox (vendors.md §4.2, DESIGN §8): every change the control
 plane makes to an issue is POSTed to `url` as `{action, type: "Issue", data, updatedFrom?,
 createdAt, webhookTimestamp, webhookId, organizationId}` with `Linear-Delivery`, `Linear-Event`
-and `Linear-Signature: hex(HMAC-SHA256(secret, body))`. Deliveries go out from a background
+and `Linear-Signature: hex(HMAC-SHA256(secret, body))`; the secret is `LINEAR_WEBHOOK_SECRET` unless
+given. `webhookTimestamp` is the send time by `now_ms` (default the store's clock; a served sandbox
+passes the wall clock, which `pipeline serve` checks it against). Deliveries go out from a background
 thread in order (a failed delivery is recorded, not retried); `flush()` waits for the queue.
 """
 
@@ -10,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import queue
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,13 +35,15 @@ class WebhookSender:
         self,
         store: Store,
         url: str,
-        secret: str = DEFAULT_SECRET,
+        secret: str | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.url = url
-        self.secret = secret
+        self.secret = secret or os.environ.get("LINEAR_WEBHOOK_SECRET") or DEFAULT_SECRET
+        self.now_ms = now_ms or store.now_ms
         self.sent: list[Delivery] = []  # {"id", "action", "status" | "error"}
         self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self._http = httpx.Client(transport=transport, timeout=10.0)
@@ -47,13 +53,13 @@ class WebhookSender:
 
     def enqueue(self, action: str, issue: Issue, before: dict[str, Any]) -> None:
         """Called by the store on every change, under its lock: render now, send later."""
-        now_ms = self.store.now_ms()
+        now_ms = self.now_ms()
         payload: dict[str, Any] = {
             "action": action,
             "type": "Issue",
             "data": issue_record(self.store, issue),
             "url": f"https://linear.app/{self.store.org['urlKey']}/issue/{self.store.identifier(issue)}",
-            "createdAt": iso(now_ms),
+            "createdAt": iso(self.store.now_ms()),
             "organizationId": self.store.org["id"],
             "webhookTimestamp": now_ms,
             "webhookId": "sandbox-webhook",

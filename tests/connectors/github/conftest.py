@@ -15,6 +15,7 @@ from pipeline.orchestrator import RunOptions
 from pipeline.registry import get_stream
 from pipeline.subscriptions import Subscription
 from pipeline.testing import Db, FakeClock
+from tests.webhooks.conftest import served  # noqa: F401  (fixture: `pipeline serve` on a free port)
 
 REPO = "octo-org/widgets"
 REPOS = ["octo-org/widgets", "octo-org/gadgets"]

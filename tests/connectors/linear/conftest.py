@@ -13,6 +13,7 @@ from pipeline.orchestrator import RunOptions
 from pipeline.registry import get_stream
 from pipeline.subscriptions import Subscription
 from pipeline.testing import Db, FakeClock
+from tests.webhooks.conftest import served  # noqa: F401  (fixture: `pipeline serve` on a free port)
 
 # The page query the connector sends (DESIGN §7): every field the stream reads, labels capped.
 ISSUES_QUERY = """
