@@ -152,8 +152,7 @@ class LeaseStore:
 
     def check_fence(self, conn: Connection, lease: Lease, now: datetime) -> None:
         """Inside a page transaction: renew the lease if it is still ours, else `LeaseLostError`."""
-        set_local(conn, "idle_in_transaction_session_timeout", lease.ttl_s)
-        renewed = conn.execute(
+        renew = (
             leases.update()
             .where(
                 leases.c.subscription_id == lease.subscription_id,
@@ -162,6 +161,11 @@ class LeaseStore:
             )
             .values(leased_until=now + timedelta(seconds=lease.ttl_s), heartbeat_at=now)
         )
+        if is_postgres(conn):  # the `SET LOCAL` rides on the renewal: one round trip, not two
+            renew = renew.returning(
+                local_timeout("idle_in_transaction_session_timeout", lease.ttl_s)
+            )
+        renewed = conn.execute(renew)
         if renewed.rowcount != 1:
             raise LeaseLostError(
                 f"lease of subscription {lease.subscription_id} was taken over "
@@ -188,6 +192,12 @@ class LeaseStore:
                 )
                 .values(owner=None, leased_until=None, run_id=None)
             )
+
+
+def local_timeout(setting: str, seconds: float) -> sa.ColumnElement[str]:
+    """`set_config(setting, ms, true)`: what `SET LOCAL` does, as an expression a statement the
+    transaction sends anyway can carry (PostgreSQL)."""
+    return sa.func.set_config(setting, str(max(1, int(seconds * 1000))), True)
 
 
 def set_local(conn: Connection, setting: str, seconds: float) -> None:

@@ -311,9 +311,10 @@ class PageTransaction:
                 step("write", number)
                 if page.generation is not None:
                     self.sink.mark_seen(conn, [c.external_id for c in changes], page.generation)
-                self.record_items(conn, page, plan)
+                wake = self.o.outbox.wake(conn, plan.events)  # sent with the run counters
+                self.record_items(conn, page, plan, wake)
                 step("record_items", number)
-                self.o.outbox.emit(conn, plan.events)
+                self.o.outbox.emit(conn, plan.events, notified=wake is not None)
                 step("emit_events", number)
                 if isinstance(page.checkpoint, dict):
                     self.o.checkpoints.put(conn, self.sub.id, page.checkpoint, now)
@@ -358,7 +359,9 @@ class PageTransaction:
             deletes.extend(Change.delete(k, r) for k in absent if (r := reasons.get(k)))
         return deletes
 
-    def record_items(self, conn: Connection, page: Page, plan: Plan) -> None:
+    def record_items(
+        self, conn: Connection, page: Page, plan: Plan, wake: tuple[str, str] | None = None
+    ) -> None:
         """Counters and run items, in the page transaction."""
         counts = self.run.counts
         counts["pages"] += 1
@@ -370,7 +373,7 @@ class PageTransaction:
             self.run.first_failure = first_failure(plan.items)
         if isinstance(page.checkpoint, dict):
             self.run.checkpoint_after = page.checkpoint
-        self.o.ledger.record_page(conn, self.run, plan.items)
+        self.o.ledger.record_page(conn, self.run, plan.items, wake)
 
 
 def absent_from(sweep: Sweep, live: Sequence[tuple[str, str | None, Any]]) -> list[str]:

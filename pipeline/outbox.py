@@ -46,10 +46,19 @@ class OutboxWriter:
         self._insert = Batch(event_outbox.insert())
         self._copy = Copy(event_outbox)
 
-    def emit(self, conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+    def wake(self, conn: Connection, events: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
+        """The page's `pg_notify` (channel, payload) on PostgreSQL when it has events, for a
+        statement the page sends anyway to carry (`emit(..., notified=True)` then sends none)."""
+        if not (events and self.notify and conn.dialect.name == "postgresql"):
+            return None
+        return NOTIFY_CHANNEL, str(events[0]["tenant_id"])
+
+    def emit(
+        self, conn: Connection, events: Sequence[dict[str, Any]], notified: bool = False
+    ) -> None:
         if not events:
             return
         validate_payloads(events)
         write_rows(conn, self._insert, self._copy, events)
-        if self.notify and conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, events[0]["tenant_id"])))
+        if not notified and (wake := self.wake(conn, events)):
+            conn.execute(sa.select(sa.func.pg_notify(*wake)))
