@@ -5,7 +5,7 @@ It knows nothing about runs (DESIGN §6): the engine reads `CallStats` and maps 
 """
 
 from pipeline.http.auth import ApiKey, BearerToken
-from pipeline.http.budget import Regime, RequestBudget, TokenBucket
+from pipeline.http.budget import Regime, RequestBudget
 from pipeline.http.client import CallStats, HttpClient
 from pipeline.http.clock import Clock, FakeClock, SystemClock
 from pipeline.http.retry import RetryPolicy
@@ -21,5 +21,4 @@ __all__ = [
     "RequestBudget",
     "RetryPolicy",
     "SystemClock",
-    "TokenBucket",
 ]

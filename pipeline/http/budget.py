@@ -1,4 +1,4 @@
-"""Rate budgets: a token bucket per vendor method, a request cap per run, and named regimes.
+"""Rate budgets: a request cap per run, and named regimes (where adaptive pacing starts).
 
 Vendors limit calls per method (tiers, vendors.md §1.6), and a slow regime (one request per
 minute) makes a backfill take days, so a run must be able to stop,
@@ -8,64 +8,12 @@ is sent; the client does the sleeping through the injected `Clock` (DESIGN §6).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from pipeline.errors import BudgetSpent
-from pipeline.http.clock import Clock
 from pipeline.http.pacing import PaceSpec
-
-
-class TokenBucket:
-    """A classic token bucket on the clock's monotonic time.
-
-    It starts full (`burst` tokens, at least 1, so a run's first request always goes through) and
-    refills at `rate_per_s`. `acquire()` takes a token and returns how long to wait before sending;
-    a negative balance is a reservation, so waiters queue up fairly.
-    """
-
-    def __init__(self, rate_per_s: float, *, clock: Clock, burst: float = 1.0) -> None:
-        if rate_per_s <= 0:
-            raise ValueError("rate_per_s must be positive")
-        if burst < 1:
-            raise ValueError("burst must be at least 1, or no request could ever be sent")
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self._clock = clock
-        self._tokens = burst
-        self._updated = clock.monotonic()
-        self._lock = threading.Lock()
-
-    @classmethod
-    def per_minute(cls, requests: float, *, clock: Clock, burst: float = 1.0) -> TokenBucket:
-        """A bucket for a vendor that states its limit per minute (as tiered vendors do)."""
-        return cls(requests / 60.0, clock=clock, burst=burst)
-
-    def acquire(self, max_wait_s: float | None = None) -> float:
-        """Take one token; return the seconds to wait before using it.
-
-        If the wait would exceed `max_wait_s`, take nothing and raise
-        `BudgetSpent(retry_after_s=wait)`, so the run checkpoints and ends `throttled` rather than
-        sitting asleep.
-        """
-        with self._lock:
-            wait_s = self._wait_for_token()
-            if max_wait_s is not None and wait_s > max_wait_s:
-                raise BudgetSpent(retry_after_s=wait_s)
-            self._tokens -= 1.0
-            return wait_s
-
-    def _wait_for_token(self) -> float:
-        """Refill for the time elapsed, then the seconds until one whole token is available."""
-        now = self._clock.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate_per_s)
-        self._updated = now
-        return max(0.0, (1.0 - self._tokens) / self.rate_per_s)
-
-    def __repr__(self) -> str:
-        return f"TokenBucket(rate_per_s={self.rate_per_s:g}, burst={self.burst:g})"
 
 
 class RequestBudget:
@@ -126,13 +74,6 @@ class Regime:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rates_per_minute", MappingProxyType(dict(self.rates_per_minute)))
-
-    def bucket(self, method: str, clock: Clock) -> TokenBucket | None:
-        """A fresh token bucket for `method`, or None when the regime does not limit it."""
-        rate = self.rates_per_minute.get(method)
-        if rate is None:
-            return None
-        return TokenBucket.per_minute(rate, clock=clock, burst=self.burst)
 
     def pace_spec(self, method: str) -> PaceSpec:
         """What adaptive pacing starts from for `method` (an unrated method is not paced)."""

@@ -64,7 +64,7 @@ class HttpClient:
 
     Raises `AuthError` (401/403), `SourceError` (other 4xx), `TransientError` once retries are used
     up, and `BudgetSpent` before sending when the run's request cap is spent, when the method's
-    token bucket or a `Retry-After` would make it wait longer than `max_wait_s`, or when a vendor
+    pace or a `Retry-After` would make it wait longer than `max_wait_s`, or when a vendor
     keeps answering 429: a run is never `failed` for being rate-limited, it ends `throttled`.
     `max_wait_s` does not apply to 5xx backoff, which `RetryPolicy.cap_s` bounds.
 

@@ -353,5 +353,4 @@ def test_http_package_exports_exactly_the_public_names() -> None:
         "RequestBudget",
         "RetryPolicy",
         "SystemClock",
-        "TokenBucket",
     ]
