@@ -56,6 +56,26 @@ def _destination(url: str, workdir: Path) -> Any:
     return dlt.destinations.postgres(credentials=credentials)
 
 
+def timed_run(
+    resource: Any, url: str, workdir: Path, name: str = PIPELINE, dataset: str = DATASET
+) -> Stopwatch:
+    """`dlt.pipeline(...).run(resource)` into `url`, timed; a failed load job raises."""
+    import dlt
+
+    pipeline = dlt.pipeline(
+        pipeline_name=name,
+        destination=_destination(url, workdir),
+        dataset_name=dataset,
+        pipelines_dir=str(workdir / "dlt-pipelines"),
+        progress=None,
+    )
+    watch = Stopwatch().start()
+    info = pipeline.run(resource)
+    watch.stop()
+    info.raise_on_failed_jobs()
+    return watch
+
+
 def run(
     url: str, scenario: str, records: int, seed: int = 0, workdir: Path | None = None
 ) -> dict[str, Any]:
@@ -87,17 +107,7 @@ def run(
         columns={"_deleted": {"data_type": "bool", "hard_delete": True, "nullable": True}},
         max_table_nesting=0,
     )
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE,
-        destination=_destination(url, workdir),
-        dataset_name=DATASET,
-        pipelines_dir=str(workdir / "dlt-pipelines"),
-        progress=None,
-    )
-    watch = Stopwatch().start()
-    info = pipeline.run(resource)
-    watch.stop()
-    info.raise_on_failed_jobs()
+    watch = timed_run(resource, url, workdir)
     return {
         "seconds": watch.wall - pages.seconds,
         "cpu_seconds": watch.cpu - pages.cpu_seconds,

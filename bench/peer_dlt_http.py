@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.measure import Stopwatch
-from bench.peer_dlt import _destination, _environment
+from bench.peer_dlt import _environment, timed_run
 
 DATASET = "bench_dlt_http"
 PIPELINE = "bench_dlt_http"
@@ -99,17 +98,7 @@ def run(url: str, api_url: str, token: str, workdir: Path) -> dict[str, Any]:
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         max_table_nesting=0,
     )
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE,
-        destination=_destination(url, workdir),
-        dataset_name=DATASET,
-        pipelines_dir=str(workdir / "dlt-pipelines"),
-        progress=None,
-    )
-    watch = Stopwatch().start()
-    info = pipeline.run(resource)
-    watch.stop()
-    info.raise_on_failed_jobs()
+    watch = timed_run(resource, url, workdir, PIPELINE, DATASET)
     return {
         "seconds": watch.wall,
         "cpu_seconds": watch.cpu,
