@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from pipeline.changes import Change, Checkpoint, Page, Sweep
 from pipeline.contract import ContractSandbox, stream_contract
 from pipeline.errors import BudgetSpent, SourceError
+from pipeline.faults import FaultBook
 from pipeline.http.clock import FakeClock
 from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.ports import ChangeSource
@@ -164,6 +165,7 @@ __all__ = [
     "ContractSandbox",
     "Db",
     "FakeClock",
+    "FaultBook",
     "Item",
     "ScriptedSource",
     "item",

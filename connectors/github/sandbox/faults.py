@@ -8,12 +8,11 @@ A `Fault` matches requests by HTTP method, route name (`list_issues`, `get_issue
 
 from __future__ import annotations
 
-import itertools
-import random
-import threading
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+
+from pipeline.testing import FaultBook
 
 KINDS = ("http_error", "timeout", "secondary", "primary", "bad_json")
 
@@ -54,31 +53,17 @@ class Fault:
             and (self.page is None or self.page == call.page)
         )
 
-    @property
-    def is_spent(self) -> bool:
-        return self.times is not None and self.fired >= self.times
+    def due(self) -> bool:
+        return self.seen > self.skip
 
 
-class Faults:
+class Faults(FaultBook[Fault]):
     """The active faults. Thread-safe: the real server answers on several threads."""
 
-    def __init__(self, seed: int = 1) -> None:
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+    kinds, fault_type = KINDS, Fault
 
-    def add(self, kind: str, **options: Any) -> Fault:
-        """Add a fault of `kind` (one of KINDS); options are `Fault` fields."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
-        unknown = set(options) - set(Fault.__dataclass_fields__) - {"kind"}
-        if unknown:
-            raise ValueError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
-        fault = Fault(kind=kind, id=next(self._ids), **options)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
+    def __init__(self, seed: int = 1) -> None:
+        super().__init__(seed)
 
     def fail(self, status: int = 500, times: int | None = 1, **match: Any) -> Fault:
         """The next matching calls answer HTTP `status` (500 JSON; 502/503/504 an HTML page)."""
@@ -108,28 +93,3 @@ class Faults:
     def bad_json(self, times: int | None = 1, **match: Any) -> Fault:
         """HTTP 200 with a truncated JSON body."""
         return self.add("bad_json", times=times, **match)
-
-    def remove(self, fault: Fault | int) -> None:
-        fault_id = fault if isinstance(fault, int) else fault.id
-        with self._lock:
-            self._faults = [f for f in self._faults if f.id != fault_id]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults = []
-
-    @property
-    def active(self) -> list[Fault]:
-        with self._lock:
-            return [f for f in self._faults if not f.is_spent]
-
-    def take(self, call: Call, kinds: tuple[str, ...]) -> Fault | None:
-        """The first live fault of `kinds` matching `call`, counted as fired; None if none fires."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.kind in kinds and not fault.is_spent and fault.matches(call):
-                    fault.seen += 1
-                    if fault.seen > fault.skip and self._rng.random() < fault.probability:
-                        fault.fired += 1
-                        return fault
-            return None

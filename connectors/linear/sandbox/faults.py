@@ -10,12 +10,11 @@ every k-th matching call, after the first n (`after=n`), or with a seeded probab
 
 from __future__ import annotations
 
-import itertools
-import random
-import threading
 from dataclasses import dataclass
 from dataclasses import field as default
 from typing import Any
+
+from pipeline.testing import FaultBook
 
 KINDS = ("http_error", "timeout", "ratelimited", "partial", "error")
 
@@ -54,28 +53,14 @@ class Fault:
             and (self.cursor is None or self.cursor == call.cursor)
         )
 
-    @property
-    def is_spent(self) -> bool:
-        return self.times is not None and self.fired >= self.times
+    def due(self) -> bool:
+        return self.seen > self.after and (self.seen - self.after) % self.every == 0
 
 
-class Faults:
+class Faults(FaultBook[Fault]):
     """The active faults. Thread-safe: the real server answers on several threads."""
 
-    def __init__(self, seed: int = 0) -> None:
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
-
-    def add(self, kind: str, **options: Any) -> Fault:
-        """Add a fault of `kind` (one of KINDS); options are `Fault` fields."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
-        fault = Fault(kind=kind, id=next(self._ids), **options)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
+    kinds, fault_type = KINDS, Fault
 
     def fail(self, times: int | None = 1, *, status: int = 503, **match: Any) -> Fault:
         """The next matching calls get HTTP `status` (a gateway's HTML page for 502-504)."""
@@ -96,32 +81,3 @@ class Faults:
     def error(self, code: str, times: int | None = 1, *, status: int = 400, **match: Any) -> Fault:
         """A GraphQL error answer with `extensions.code` = `code`, `data: null`."""
         return self.add("error", times=times, code=code, status=status, **match)
-
-    def remove(self, fault: Fault | int) -> None:
-        fault_id = fault if isinstance(fault, int) else fault.id
-        with self._lock:
-            self._faults = [f for f in self._faults if f.id != fault_id]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults = []
-
-    @property
-    def active(self) -> list[Fault]:
-        with self._lock:
-            return [f for f in self._faults if not f.is_spent]
-
-    def take(self, call: Call, kinds: tuple[str, ...]) -> Fault | None:
-        """The first live fault of `kinds` matching `call`, counted as fired; None if none fires."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.kind in kinds and not fault.is_spent and fault.matches(call):
-                    fault.seen += 1
-                    if fault.seen <= fault.after:
-                        continue
-                    if (
-                        fault.seen - fault.after
-                    ) % fault.every == 0 and self._rng.random() < fault.probability:
-                        fault.fired += 1
-                        return fault
-            return None
