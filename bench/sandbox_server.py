@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from connectors.slack.sandbox import DEFAULT_NOW, Sandbox
-from connectors.slack.sandbox.server import make_server
+from pipeline.testing import make_server
 
 
 def build(spec: dict[str, Any]) -> Sandbox:

@@ -22,6 +22,14 @@ from pipeline.http.clock import FakeClock
 from pipeline.orchestrator import Orchestrator, RunOptions
 from pipeline.ports import ChangeSource
 from pipeline.registry import SourceContext, Stream, register
+from pipeline.sandbox_http import (
+    REAL_HTTP,
+    PortInUseError,
+    SandboxTransport,
+    SimulatedTimeout,
+    make_server,
+    start_in_thread,
+)
 from pipeline.schema import entity_table
 from pipeline.subscriptions import Subscription
 from pipeline.tables import event_outbox, run_items, runs, subscriptions
@@ -160,6 +168,7 @@ class Db:
 
 
 __all__ = [
+    "REAL_HTTP",
     "TESTING_STREAM",
     "BudgetSpent",
     "ContractSandbox",
@@ -167,8 +176,13 @@ __all__ = [
     "FakeClock",
     "FaultBook",
     "Item",
+    "PortInUseError",
+    "SandboxTransport",
     "ScriptedSource",
+    "SimulatedTimeout",
     "item",
+    "make_server",
+    "start_in_thread",
     "stream_contract",
     "testing_items",
 ]

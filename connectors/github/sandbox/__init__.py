@@ -9,7 +9,9 @@ plane; a fake clock shared with the client (vendors.md §4.1, §6.1, §6.3).
         http.get("/repos/octo-org/widgets/issues", params={"state": "all", "per_page": 10})
 """
 
-from .app import TOKEN, SandboxApp, SimulatedTimeout
+from pipeline.testing import PortInUseError, SandboxTransport, SimulatedTimeout
+
+from .app import TOKEN, SandboxApp
 from .clock import DEFAULT_NOW, SandboxClock, iso, parse_iso
 from .faults import Call, Fault, Faults
 from .limits import Limits, LimitSettings
@@ -17,9 +19,7 @@ from .seed import DEFAULT_REPOS, bulk_seed, seed_world
 from .server import (
     DEFAULT_SEED,
     IN_PROCESS_URL,
-    PortInUseError,
     Sandbox,
-    SandboxTransport,
     in_process_settings,
     serve,
     start_in_thread,

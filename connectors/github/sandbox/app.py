@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from pipeline.testing import REAL_HTTP, SimulatedTimeout
+
 from . import control, render
 from .clock import http_date
 from .faults import Call, Fault, Faults
@@ -31,17 +33,12 @@ from .routes import Ctx, Reply, match
 from .world import NotFound, World
 
 TOKEN = "ghp_sandbox_token"
-REAL_HTTP = "sandbox.real_http"  # environ key set by server.py's request handler
 RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 UNICORN = (
     "<!DOCTYPE html><html><head><title>Unicorn! &middot; GitHub</title></head><body>"
     "<p><strong>We had issues producing the response to your request.</strong></p></body></html>"
 )
 StartResponse = Callable[..., Any]
-
-
-class SimulatedTimeout(Exception):
-    """Raised instead of sleeping; the in-process transport turns it into httpx.ReadTimeout."""
 
 
 @dataclass

@@ -7,21 +7,18 @@ control operation. Fast tests hand `sandbox.transport()` to the connector; wire 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
 
-from pipeline import ConfigError
-from pipeline.testing import FakeClock
+from pipeline.testing import FakeClock, SandboxTransport, make_server
+from pipeline.testing import start_in_thread as serve_in_thread
 
-from .app import REAL_HTTP, TOKEN, SandboxApp, SimulatedTimeout
+from .app import TOKEN, SandboxApp
 from .clock import DEFAULT_NOW, ClockLike, SandboxClock
 from .faults import Fault, Faults
 from .limits import Limits
@@ -33,16 +30,6 @@ from .world import Comment, Issue
 IN_PROCESS_URL = "http://github.sandbox"
 DEFAULT_SEED = 1
 """`--sandbox` and `pipeline sandbox github` serve the same repos unless told otherwise."""
-
-
-class SandboxTransport(httpx.WSGITransport):
-    """httpx's WSGI transport, turning a simulated timeout into httpx.ReadTimeout (no sleeping)."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return super().handle_request(request)
-        except SimulatedTimeout as exc:
-            raise httpx.ReadTimeout(str(exc), request=request) from None
 
 
 class Sandbox:
@@ -214,52 +201,12 @@ def in_process_settings(seed: int = DEFAULT_SEED) -> dict[str, Any]:
     }
 
 
-class _Handler(WSGIRequestHandler):
-    def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
-        environ[REAL_HTTP] = True
-        return environ
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the app keeps its own journal."""
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = False  # server_close() joins handler threads: no socket outlives stop()
-    allow_reuse_address = False  # a busy port must fail, not be shared
-
-
-class PortInUseError(ConfigError):
-    """The port is taken: the CLI prints the message as one line and exits 2 (DESIGN §5)."""
-
-
-def make_server(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> _ThreadingServer:
-    try:
-        server = _ThreadingServer((host, port), _Handler)
-    except OSError as exc:
-        raise PortInUseError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port"
-        ) from None
-    server.set_app(app)
-    return server
-
-
 def start_in_thread(
     app: SandboxApp | Sandbox, *, host: str = "127.0.0.1", port: int = 0
 ) -> tuple[str, Callable[[], None]]:
     """Serve `app` from a background thread; returns (API root URL, stop). Port 0: a free one."""
-    server = make_server(app.app if isinstance(app, Sandbox) else app, host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-    return f"http://{host}:{server.server_address[1]}", stop
+    wsgi = app.app if isinstance(app, Sandbox) else app
+    return serve_in_thread(wsgi, host=host, port=port)
 
 
 def serve(

@@ -9,7 +9,9 @@ transport) or over real HTTP (vendors.md §4.2, §6.1, §6.4).
     sandbox.archive("ENG-3"); sandbox.advance(31 * 86400)
 """
 
-from .app import OAUTH_TOKEN, TOKEN, SandboxApp, SimulatedTimeout
+from pipeline.testing import SandboxTransport, SimulatedTimeout
+
+from .app import OAUTH_TOKEN, TOKEN, SandboxApp
 from .contract import ContractSandbox, contract_sandbox
 from .control import snapshot
 from .executor import SCHEMA_PATH, Executor
@@ -19,7 +21,6 @@ from .seed import bulk_seed, churn, seed_store
 from .server import (
     IN_PROCESS_URL,
     Sandbox,
-    SandboxTransport,
     in_process_settings,
     serve,
     start_in_thread,

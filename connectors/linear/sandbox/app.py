@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 
 from graphql import FieldNode
 
+from pipeline.testing import REAL_HTTP, SimulatedTimeout
+
 from . import control
 from .cursors import Cursors
 from .executor import Executor, Prepared, error, format_errors
@@ -32,17 +34,12 @@ from .store import Store
 
 TOKEN = "lin_api_sandbox0000000000000000000000000000"
 OAUTH_TOKEN = "lin_oauth_sandbox000000000000000000000000"
-REAL_HTTP = "sandbox.real_http"  # environ key set by server.py's request handler
 GATEWAY_HTML = (
     "<html><head><title>{status} {phrase}</title></head><body><center><h1>{status} {phrase}"
     "</h1></center><hr><center>cloudflare</center></body></html>"
 )
 StartResponse = Callable[..., Any]
 Body = dict[str, Any]
-
-
-class SimulatedTimeout(Exception):
-    """Raised instead of sleeping; the in-process transport turns it into httpx.ReadTimeout."""
 
 
 @dataclass

@@ -7,22 +7,18 @@ same time the sandbox refills its budgets by: nothing sleeps. `serve` is `pipeli
 
 from __future__ import annotations
 
-import errno
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
 
-from pipeline import ConfigError
-from pipeline.testing import FakeClock
+from pipeline.testing import FakeClock, SandboxTransport, make_server
+from pipeline.testing import start_in_thread as serve_in_thread
 
-from .app import OAUTH_TOKEN, REAL_HTTP, TOKEN, SandboxApp, SimulatedTimeout
+from .app import OAUTH_TOKEN, TOKEN, SandboxApp
 from .control import snapshot
 from .faults import Faults
 from .limits import RateLimits
@@ -32,16 +28,6 @@ from .store import DEFAULT_NOW, SandboxClock
 from .webhooks import WebhookSender
 
 IN_PROCESS_URL = "http://linear.sandbox/graphql"
-
-
-class SandboxTransport(httpx.WSGITransport):
-    """httpx's WSGI transport, turning a simulated timeout into httpx.ReadTimeout (no sleeping)."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return super().handle_request(request)
-        except SimulatedTimeout as exc:
-            raise httpx.ReadTimeout(str(exc), request=request) from None
 
 
 class Sandbox:
@@ -196,49 +182,12 @@ def in_process_settings(seed: int = 1) -> dict[str, Any]:
     }
 
 
-class _Handler(WSGIRequestHandler):
-    def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
-        environ[REAL_HTTP] = True
-        return environ
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the app keeps its own journal."""
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = False  # server_close() joins handler threads: no socket outlives stop()
-    allow_reuse_address = False  # a busy port must fail loudly, not share
-
-
-def make_server(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> _ThreadingServer:
-    """Bind now (so a busy port fails here, with one line saying so) and attach `app`."""
-    try:
-        server = _ThreadingServer((host, port), _Handler)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(f"port {port} on {host} is busy: pick another with --port") from None
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    server.set_app(app)
-    return server
-
-
 def start_in_thread(
     app: SandboxApp | Sandbox, *, host: str = "127.0.0.1", port: int = 0
 ) -> tuple[str, Callable[[], None]]:
     """Serve from a background thread → (GraphQL endpoint URL, stop). Port 0 picks a free one."""
-    server = make_server(app.app if isinstance(app, Sandbox) else app, host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-    return f"http://{host}:{server.server_address[1]}/graphql", stop
+    wsgi = app.app if isinstance(app, Sandbox) else app
+    return serve_in_thread(wsgi, host=host, port=port, path="/graphql")
 
 
 def serve(

@@ -11,14 +11,14 @@ rate-limit regimes, served in-process (httpx WSGI transport) or over real HTTP (
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.testing import FakeClock
+from pipeline.testing import FakeClock, SandboxTransport, SimulatedTimeout
 
-from .app import TOKEN, SandboxApp, SimulatedTimeout
+from .app import TOKEN, SandboxApp
 from .control import snapshot
 from .faults import Call, Fault, Faults
 from .limits import REGIMES, RateLimiter
 from .seed import churn, seed_workspace
-from .server import IN_PROCESS_URL, Sandbox, SandboxTransport, serve, start_in_thread
+from .server import IN_PROCESS_URL, Sandbox, serve, start_in_thread
 from .workspace import (
     DEFAULT_NOW,
     Channel,

@@ -18,6 +18,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pipeline.testing import REAL_HTTP, SimulatedTimeout
+
 from . import control
 from .faults import Call, Fault, Faults, malform
 from .limits import RateLimiter
@@ -25,16 +27,11 @@ from .methods import METHODS, Cursors, Request
 from .workspace import SlackError, Workspace
 
 TOKEN = "xoxb-sandbox-token"
-REAL_HTTP = "sandbox.real_http"  # environ key set by server.py's request handler
 HTML_ERROR = (
     "<!DOCTYPE html><html><head><title>Server Error | Slack</title></head>"
     "<body><h1>Slack is having trouble</h1><p>Please try again.</p></body></html>"
 )
 StartResponse = Callable[..., Any]
-
-
-class SimulatedTimeout(Exception):
-    """Raised instead of sleeping; the in-process transport turns it into httpx.ReadTimeout."""
 
 
 @dataclass

@@ -8,20 +8,19 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import httpx
 
 from pipeline import ConfigError
+from pipeline.testing import SandboxTransport, make_server
+from pipeline.testing import start_in_thread as serve_in_thread
 
-from .app import REAL_HTTP, TOKEN, SandboxApp, SimulatedTimeout
+from .app import TOKEN, SandboxApp
 from .control import snapshot
 from .faults import Faults
 from .limits import RateLimiter
@@ -29,16 +28,6 @@ from .seed import seed_workspace
 from .workspace import DEFAULT_NOW, Workspace
 
 IN_PROCESS_URL = "http://slack.sandbox/api/"
-
-
-class SandboxTransport(httpx.WSGITransport):
-    """httpx's WSGI transport, turning a simulated timeout into httpx.ReadTimeout (no sleeping)."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return super().handle_request(request)
-        except SimulatedTimeout as exc:
-            raise httpx.ReadTimeout(str(exc), request=request) from None
 
 
 class Sandbox:
@@ -127,43 +116,12 @@ class Sandbox:
             stop()
 
 
-class _Handler(WSGIRequestHandler):
-    def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
-        environ[REAL_HTTP] = True
-        return environ
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the app keeps its own journal."""
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = False  # server_close() joins handler threads: no socket outlives stop()
-    allow_reuse_address = True
-
-
-def make_server(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> _ThreadingServer:
-    server = _ThreadingServer((host, port), _Handler)
-    server.set_app(app)
-    return server
-
-
 def start_in_thread(
     app: SandboxApp | Sandbox, *, host: str = "127.0.0.1", port: int = 0
 ) -> tuple[str, Callable[[], None]]:
     """Serve `app` from a background thread; returns (root URL, stop). Port 0 picks a free one."""
-    server = make_server(app.app if isinstance(app, Sandbox) else app, host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-    return f"http://{host}:{server.server_address[1]}", stop
+    wsgi = app.app if isinstance(app, Sandbox) else app
+    return serve_in_thread(wsgi, host=host, port=port)
 
 
 def signing_secret() -> str:
