@@ -17,18 +17,12 @@ from wsgiref.types import WSGIApplication
 
 import httpx
 
-from pipeline.errors import ConfigError
-
 REAL_HTTP = "sandbox.real_http"
 """Environ key set on requests that came over a real socket."""
 
 
 class SimulatedTimeout(Exception):
     """Raised by a sandbox app instead of sleeping; `SandboxTransport` makes it a ReadTimeout."""
-
-
-class PortInUseError(ConfigError):
-    """The port is taken: the CLI prints the message as one line and exits 2."""
 
 
 class SandboxTransport(httpx.WSGITransport):
@@ -57,13 +51,9 @@ class SandboxServer(ThreadingMixIn, WSGIServer):
 
 
 def make_server(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
-    """Bind now (a busy port fails here, in one line) and attach `app`."""
-    try:
-        server = SandboxServer((host, port), _Handler)
-    except OSError as exc:
-        raise PortInUseError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port"
-        ) from None
+    """Bind now, so a busy port fails before any banner (the CLI says so in one line, exit 1:
+    `pipeline.failures`), and attach `app`."""
+    server = SandboxServer((host, port), _Handler)
     server.set_app(app)
     return server
 

@@ -24,7 +24,6 @@ from pipeline.ports import ChangeSource
 from pipeline.registry import SourceContext, Stream, register
 from pipeline.sandbox_http import (
     REAL_HTTP,
-    PortInUseError,
     SandboxTransport,
     SimulatedTimeout,
     make_server,
@@ -176,7 +175,6 @@ __all__ = [
     "FakeClock",
     "FaultBook",
     "Item",
-    "PortInUseError",
     "SandboxTransport",
     "ScriptedSource",
     "SimulatedTimeout",

@@ -9,7 +9,7 @@ plane; a fake clock shared with the client (vendors.md §4.1, §6.1, §6.3).
         http.get("/repos/octo-org/widgets/issues", params={"state": "all", "per_page": 10})
 """
 
-from pipeline.testing import PortInUseError, SandboxTransport, SimulatedTimeout
+from pipeline.testing import SandboxTransport, SimulatedTimeout
 
 from .app import TOKEN, SandboxApp
 from .clock import DEFAULT_NOW, SandboxClock, iso, parse_iso
@@ -41,7 +41,6 @@ __all__ = [
     "LimitSettings",
     "Limits",
     "NotFound",
-    "PortInUseError",
     "Sandbox",
     "SandboxApp",
     "SandboxClock",

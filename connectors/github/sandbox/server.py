@@ -221,7 +221,7 @@ def serve(
 
     Binds first, then announces itself: `on_ready(url)` when given, else one printed line with
     the URL and the token. A served sandbox lives in real time (from 2026-01-01 on), so its rate
-    windows refill by themselves. A busy port raises `PortInUseError`, whose message is one line.
+    windows refill by themselves. A busy port raises OSError before anything is printed.
     With `webhook_url`, every change made through the control plane is delivered there, signed.
     """
     sandbox = Sandbox(seed, SandboxClock.real_time())

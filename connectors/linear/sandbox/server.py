@@ -200,7 +200,7 @@ def serve(
 ) -> None:
     """Serve a seeded sandbox until interrupted (`pipeline sandbox linear`). Binds first, then
     prints one line with the URL and the key (or hands the URL to `on_ready`, as the CLI does);
-    a busy port raises ConfigError (one line)."""
+    a busy port raises OSError before anything is printed."""
     started = time.time()
     # A served sandbox lives in real time from DEFAULT_NOW on, so its rate budgets refill.
     real_time = SandboxClock(lambda: DEFAULT_NOW + time.time() - started)

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from github import Auth, Github, GithubException
 
-from connectors.github.sandbox import PortInUseError, Sandbox, serve
+from connectors.github.sandbox import Sandbox
+from pipeline.cli import main
 
 REPO = "octo-org/widgets"
 
@@ -120,11 +121,15 @@ def test_serve_prints_one_banner_line_after_binding() -> None:
     assert answer.json()["login"] == "sandbox-bot"
 
 
-def test_serve_on_a_busy_port_is_one_clear_line(url: str) -> None:
+def test_serve_on_a_busy_port_is_one_clear_line(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = int(url.rsplit(":", 1)[1])
 
-    with pytest.raises(PortInUseError) as caught:
-        serve(port)
+    code = main(["sandbox", "github", "--port", str(port)])
 
-    assert str(caught.value).startswith(f"cannot listen on 127.0.0.1:{port}")
-    assert "\n" not in str(caught.value)
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: port {port} is already in use: stop what listens there or pick another with --port\n"
+    )

@@ -15,8 +15,8 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.requests import RequestsHTTPTransport
 
 from connectors.linear.graphql import ISSUES_QUERY, issue_filter
-from connectors.linear.sandbox import Sandbox, serve, start_in_thread
-from pipeline import ConfigError
+from connectors.linear.sandbox import Sandbox, start_in_thread
+from pipeline.cli import main
 
 from .conftest import walk
 
@@ -106,14 +106,21 @@ def test_serve_binds_then_prints_one_banner_line() -> None:
     assert answer.json()["data"]["viewer"]["name"] == "Ada Lovelace"
 
 
-def test_a_busy_port_is_one_line_config_error(sandbox: Sandbox) -> None:
+def test_a_busy_port_is_one_line_and_exit_1(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, stop = start_in_thread(sandbox)
     port = int(url.split(":")[2].split("/")[0])
     try:
-        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port} "):
-            serve(port)
+        code = main(["sandbox", "linear", "--port", str(port)])
     finally:
         stop()
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: port {port} is already in use: stop what listens there or pick another with --port\n"
+    )
 
 
 def test_webhooks_are_signed_and_delivered_in_order(clock: object) -> None:
